@@ -1,0 +1,76 @@
+"""A private, versioned DigitalOcean Spaces bucket that Terraform will not delete.
+
+Creates one ``digitalocean_spaces_bucket`` with ``acl = private``, versioning on,
+``force_destroy = false`` and ``prevent_destroy``: a bucket holding Vault's storage
+or uploaded replays is not something a plan should ever remove.
+
+    bucket = SpacesBucket(self, "vault_storage", SpacesBucketProps(
+        name="vault-secrets", region="nyc3"))
+    bucket.name  # for grants and configuration
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_digitalocean.spaces_bucket import (
+    SpacesBucket as SpacesBucketResource,
+)
+from cdktf_cdktf_provider_digitalocean.spaces_bucket import SpacesBucketVersioning
+from cdktf_cdktf_provider_digitalocean.spaces_key import SpacesKey, SpacesKeyGrant
+from constructs import Construct
+
+from constructs_lib.errors import raise_if
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpacesBucketProps:
+    # Globally unique within the region. Changing it after the first deploy is a new,
+    # empty bucket (the old one is kept: prevent_destroy).
+    name: str
+    region: str
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not _BUCKET.match(self.name):
+            problems.append(
+                f"name={self.name!r}: must be 3-63 lower-case letters, digits or '-', "
+                "starting and ending with a letter or digit"
+            )
+        if not re.match(r"^[a-z]{3}[0-9]$", self.region):
+            problems.append(f"region={self.region!r}: must be a Spaces region such as 'nyc3'")
+        raise_if("SpacesBucket", problems)
+
+
+class SpacesBucket(Construct):
+    def __init__(self, scope: Construct, id: str, props: SpacesBucketProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.resource = SpacesBucketResource(
+            self,
+            "Default",
+            name=props.name,
+            region=props.region,
+            acl="private",
+            force_destroy=False,
+            versioning=SpacesBucketVersioning(enabled=True),
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+        )
+        self.name = self.resource.name
+
+    def access_key(self, id: str, key_name: str, *, read_only: bool = False) -> SpacesKey:
+        """A Spaces access key limited to this bucket (the resource holds the secret key)."""
+        return SpacesKey(
+            self,
+            id,
+            name=key_name,
+            grant=[
+                SpacesKeyGrant(
+                    bucket=self.resource.name, permission="read" if read_only else "readwrite"
+                )
+            ],
+        )

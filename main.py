@@ -1,0 +1,46 @@
+"""Synthesize every stack, in deploy order, from the configuration under config/.
+
+Run through ``make synth`` or ``npx cdktf synth``. A configuration or props error is
+printed as a list of problems (no traceback) with exit status 2, before anything is
+written, so the previous cdktf.out stays as it was.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from constructs_lib.errors import PropsError
+from stacks.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent
+
+
+def build(root: Path = ROOT):
+    from cdktf import App
+
+    from stacks.layer_1 import Layer1Stack
+
+    config = load_config(root)
+    app = App()
+    Layer1Stack(app, "layer_1", config)
+    return app
+
+
+def main() -> int:
+    try:
+        app = build()
+    except ConfigError as error:
+        print(f"configuration is invalid ({len(error.problems)} problems):", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except PropsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

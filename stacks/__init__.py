@@ -1,0 +1,1 @@
+"""One module per Terraform stack, plus the configuration model they read."""

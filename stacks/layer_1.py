@@ -1,0 +1,360 @@
+"""layer_1: the foundation every other stack stands on.
+
+Contract
+- Inputs: the cluster configuration and the pinned images (``InfraConfig``); at deploy
+  time the sensitive variables ``traefik_dashboard_users`` (required) and
+  ``vault_unseal_keys`` (optional until Vault is initialised).
+- Creates: overlay networks ``traefik-ingress``, ``vault-network``, ``socket-proxy``;
+  the Docker socket proxy, Traefik v3, Vault and its unsealer; Vault's storage bucket
+  and a Spaces key limited to it; the node firewall; the apex and wildcard DNS records.
+- Outputs (``Layer1Outputs``): the ingress and Vault networks, Vault's public and
+  internal addresses. Named Terraform outputs ``IngressNetwork`` and ``VaultAddress``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import TerraformStack
+from constructs import Construct
+
+from constructs_lib.droplet_firewall import DropletFirewall, DropletFirewallProps
+from constructs_lib.ingress_dns import IngressDns, IngressDnsProps
+from constructs_lib.overlay_network import NetworkRef, OverlayNetwork, OverlayNetworkProps
+from constructs_lib.providers import use_digitalocean, use_docker
+from constructs_lib.remote_state import SpacesBackendSettings, use_spaces_backend
+from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
+from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps
+from constructs_lib.stack_output import export
+from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps
+from constructs_lib.swarm_service import (
+    BindMount,
+    ConfigFile,
+    Healthcheck,
+    PlacementRole,
+    PublishedPort,
+    SwarmService,
+    SwarmServiceProps,
+    UpdateOrder,
+    VolumeMount,
+)
+from constructs_lib.traefik_config import (
+    DASHBOARD_AUTH_MIDDLEWARE,
+    TraefikSettings,
+    render_dynamic_config,
+    render_static_config,
+)
+from constructs_lib.traefik_route import TraefikRoute, TraefikRouteProps
+from constructs_lib.vault_config import (
+    UNSEAL_SCRIPT,
+    VAULT_PORT,
+    VaultServerSettings,
+    render_init_request,
+    render_vault_config,
+)
+from stacks.config import InfraConfig
+
+INGRESS_NETWORK = "traefik-ingress"
+VAULT_NETWORK = "vault-network"
+SOCKET_PROXY_NETWORK = "socket-proxy"
+SOCKET_PROXY_PORT = 2375
+# The hashicorp/vault image runs the server as user "vault" (uid 100, gid 1000).
+VAULT_UID, VAULT_GID = "100", "1000"
+# Endpoints Traefik's Swarm provider reads; everything else, and every POST, stays closed.
+SOCKET_PROXY_API = {
+    "PING": "1",
+    "VERSION": "1",
+    "SERVICES": "1",
+    "TASKS": "1",
+    "NETWORKS": "1",
+    "NODES": "1",
+    "CONTAINERS": "0",
+    "EVENTS": "0",
+    "INFO": "0",
+    "IMAGES": "0",
+    "VOLUMES": "0",
+    "SECRETS": "0",
+    "CONFIGS": "0",
+    "EXEC": "0",
+    "POST": "0",
+}
+UNSEALED_PLACEHOLDER = "# unset: Vault waits sealed for an operator (docs/vault.md)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layer1Outputs:
+    """What later stacks may read from layer_1."""
+
+    ingress_network: NetworkRef
+    vault_network: NetworkRef
+    # Public URL of Vault's API and UI, for providers and operators.
+    vault_address: str
+    # Address services on vault-network use.
+    vault_internal_address: str
+
+
+class Layer1Stack(TerraformStack):
+    def __init__(self, scope: Construct, id: str, config: InfraConfig) -> None:
+        super().__init__(scope, id)
+        cluster, images = config.cluster, config.images
+        use_spaces_backend(
+            self,
+            SpacesBackendSettings(
+                bucket=cluster.state.bucket,
+                region=cluster.spaces_region,
+                key=f"{cluster.state.key_prefix}/{id}.tfstate",
+            ),
+        )
+        use_docker(self)
+        use_digitalocean(self)
+
+        ingress = OverlayNetwork(self, "traefik_ingress", OverlayNetworkProps(name=INGRESS_NETWORK))
+        vault_net = OverlayNetwork(
+            self, "vault_network", OverlayNetworkProps(name=VAULT_NETWORK, internal=True)
+        )
+        socket_net = OverlayNetwork(
+            self,
+            "socket_proxy_network",
+            OverlayNetworkProps(name=SOCKET_PROXY_NETWORK, internal=True),
+        )
+
+        SwarmService(
+            self,
+            "socket_proxy",
+            SwarmServiceProps(
+                name="socket-proxy",
+                image=images.socket_proxy,
+                networks=[socket_net.ref],
+                env={**SOCKET_PROXY_API, "LOG_LEVEL": "warning"},
+                binds=[BindMount(source="/var/run/docker.sock", target="/var/run/docker.sock")],
+                placement=PlacementRole.MANAGER,
+                memory_limit_mib=64,
+                cpu_limit=0.25,
+                healthcheck=Healthcheck(
+                    test=(
+                        "CMD-SHELL",
+                        "wget -q -O /dev/null "
+                        f"http://127.0.0.1:{SOCKET_PROXY_PORT}/_ping || exit 1",
+                    ),
+                    start_period_s=10,
+                ),
+            ),
+        )
+
+        traefik_settings = TraefikSettings(
+            acme_email=cluster.acme_email,
+            swarm_endpoint=f"tcp://socket-proxy:{SOCKET_PROXY_PORT}",
+            ingress_network=INGRESS_NETWORK,
+        )
+        dashboard_users = SensitiveInput(
+            self,
+            "traefik_dashboard_users",
+            SensitiveInputProps(
+                description="htpasswd lines (bcrypt hashes) allowed into the Traefik dashboard"
+            ),
+        )
+        dashboard_secret = SwarmSecret(
+            self,
+            "traefik_dashboard_users_secret",
+            SwarmSecretProps(
+                name="traefik-dashboard-users",
+                value=dashboard_users.value,
+                version_marker=dashboard_users.value,
+            ),
+        )
+        dashboard_route = TraefikRoute(
+            self,
+            "traefik_dashboard_route",
+            TraefikRouteProps(
+                name="traefik-dashboard",
+                hosts=[cluster.host("traefik")],
+                internal_service="api@internal",
+                middlewares=[f"{DASHBOARD_AUTH_MIDDLEWARE}@file"],
+            ),
+        )
+        SwarmService(
+            self,
+            "traefik",
+            SwarmServiceProps(
+                name="traefik",
+                image=images.traefik,
+                networks=[ingress.ref, socket_net.ref],
+                # One Traefik per manager, bound to the node's own ports 80 and 443 so client
+                # addresses survive; DNS points at the manager.
+                global_mode=True,
+                placement=PlacementRole.MANAGER,
+                published_ports=[
+                    PublishedPort(target_port=traefik_settings.web_port, published_port=80),
+                    PublishedPort(target_port=traefik_settings.websecure_port, published_port=443),
+                ],
+                config_files=[
+                    ConfigFile(
+                        target="/etc/traefik/traefik.yml",
+                        content=render_static_config(traefik_settings),
+                    ),
+                    ConfigFile(
+                        target=traefik_settings.dynamic_config_path,
+                        content=render_dynamic_config(traefik_settings),
+                    ),
+                ],
+                secret_files=[dashboard_secret.file(traefik_settings.dashboard_users_file)],
+                volumes=[VolumeMount(name="certificates", target="/data")],
+                routes=[dashboard_route],
+                memory_limit_mib=256,
+                cpu_limit=1.0,
+                update_order=UpdateOrder.STOP_FIRST,
+                healthcheck=Healthcheck(
+                    test=("CMD", "traefik", "healthcheck", "--ping"), start_period_s=10
+                ),
+            ),
+        )
+
+        vault_bucket = SpacesBucket(
+            self,
+            "vault_storage",
+            SpacesBucketProps(name=cluster.vault.storage_bucket, region=cluster.spaces_region),
+        )
+        vault_key = vault_bucket.access_key("VaultKey", "vault-storage")
+        storage_credentials = SwarmSecret(
+            self,
+            "vault_storage_credentials",
+            SwarmSecretProps(
+                name="vault-storage-credentials",
+                value=(
+                    "[default]\n"
+                    f"aws_access_key_id = {vault_key.access_key}\n"
+                    f"aws_secret_access_key = {vault_key.secret_key}\n"
+                ),
+                version_marker=vault_key.access_key,
+            ),
+        )
+        vault_host = cluster.host("vault")
+        vault_address = f"https://{vault_host}"
+        vault_route = TraefikRoute(
+            self,
+            "vault_route",
+            TraefikRouteProps(
+                name="vault", hosts=[vault_host], port=VAULT_PORT, network=INGRESS_NETWORK
+            ),
+        )
+        credentials_path = "/run/secrets/vault-storage-credentials"
+        SwarmService(
+            self,
+            "vault",
+            SwarmServiceProps(
+                name="vault",
+                image=images.vault,
+                args=["server"],
+                networks=[vault_net.ref, ingress.ref],
+                env={"AWS_SHARED_CREDENTIALS_FILE": credentials_path, "SKIP_CHOWN": "true"},
+                config_files=[
+                    ConfigFile(
+                        target="/vault/config/vault.hcl",
+                        content=render_vault_config(
+                            VaultServerSettings(
+                                storage_bucket=cluster.vault.storage_bucket,
+                                storage_path=cluster.vault.storage_path,
+                                spaces_region=cluster.spaces_region,
+                                api_addr=vault_address,
+                            )
+                        ),
+                    )
+                ],
+                secret_files=[
+                    storage_credentials.file(credentials_path, uid=VAULT_UID, gid=VAULT_GID)
+                ],
+                routes=[vault_route],
+                cap_add=["IPC_LOCK"],
+                memory_limit_mib=512,
+                cpu_limit=1.0,
+                # S3 storage has no HA lock: two Vault servers must never run at once.
+                update_order=UpdateOrder.STOP_FIRST,
+                healthcheck=Healthcheck(
+                    test=(
+                        "CMD-SHELL",
+                        "wget -q -O /dev/null 'http://127.0.0.1:8200/v1/sys/health"
+                        "?standbyok=true&sealedcode=200&uninitcode=200' || exit 1",
+                    ),
+                ),
+            ),
+        )
+
+        unseal_keys = SensitiveInput(
+            self,
+            "vault_unseal_keys",
+            SensitiveInputProps(
+                description="Vault unseal key shares, one per line (at least the threshold); "
+                "until set, Vault stays sealed after a restart",
+                default=UNSEALED_PLACEHOLDER,
+            ),
+        )
+        unseal_secret = SwarmSecret(
+            self,
+            "vault_unseal_keys_secret",
+            SwarmSecretProps(
+                name="vault-unseal-keys",
+                value=unseal_keys.value,
+                version_marker=unseal_keys.value,
+            ),
+        )
+        unsealer_files = [
+            ConfigFile(target="/usr/local/bin/vault-unseal", content=UNSEAL_SCRIPT, mode=0o555)
+        ]
+        if cluster.vault.pgp_keys:
+            unsealer_files.append(
+                ConfigFile(
+                    target="/etc/vault-unsealer/init-request.json",
+                    content=render_init_request(
+                        key_shares=cluster.vault.key_shares,
+                        key_threshold=cluster.vault.key_threshold,
+                        pgp_keys=cluster.vault.pgp_keys,
+                        root_token_pgp_key=cluster.vault.root_token_pgp_key or "",
+                    ),
+                )
+            )
+        vault_internal = f"http://vault:{VAULT_PORT}"
+        SwarmService(
+            self,
+            "vault_unsealer",
+            SwarmServiceProps(
+                name="vault-unsealer",
+                image=images.vault,
+                command=["/bin/sh", "/usr/local/bin/vault-unseal"],
+                networks=[vault_net.ref],
+                env={"VAULT_ADDR": vault_internal, "CHECK_INTERVAL_S": "15"},
+                config_files=unsealer_files,
+                secret_files=[unseal_secret.file("/run/secrets/vault-unseal-keys")],
+                volumes=[VolumeMount(name="init", target="/vault/init")],
+                memory_limit_mib=32,
+                cpu_limit=0.1,
+                update_order=UpdateOrder.STOP_FIRST,
+            ),
+        )
+
+        DropletFirewall(
+            self,
+            "firewall",
+            DropletFirewallProps(
+                name=cluster.swarm.node_tag,
+                droplet_tag=cluster.swarm.node_tag,
+                admin_ssh_cidrs=cluster.admin_ssh_cidrs,
+            ),
+        )
+        IngressDns(
+            self,
+            "dns",
+            IngressDnsProps(
+                zone=cluster.dns_zone,
+                hostname=cluster.hostname,
+                manager_droplet=cluster.swarm.manager_droplet,
+            ),
+        )
+
+        export(self, "IngressNetwork", ingress.ref.id, "Id of the traefik-ingress overlay network")
+        export(self, "VaultAddress", vault_address, "Public URL of Vault's API and UI")
+        self.outputs = Layer1Outputs(
+            ingress_network=ingress.ref,
+            vault_network=vault_net.ref,
+            vault_address=vault_address,
+            vault_internal_address=vault_internal,
+        )
