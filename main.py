@@ -16,13 +16,13 @@ from stacks.config import ConfigError, load_config
 ROOT = Path(__file__).resolve().parent
 
 
-def build(root: Path = ROOT):
+def build(root: Path = ROOT, outdir: str | None = None):
+    config = load_config(root)  # before importing cdktf: bad input fails fast
     from cdktf import App
 
     from stacks.layer_1 import Layer1Stack
 
-    config = load_config(root)
-    app = App()
+    app = App(outdir=outdir) if outdir else App()
     Layer1Stack(app, "layer_1", config)
     return app
 

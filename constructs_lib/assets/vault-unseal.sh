@@ -7,7 +7,8 @@
 # - Vault's init response is requested with pgp_keys and root_token_pgp_key, so it
 #   holds only ciphertext; it is written 0600 to the init volume for operators to
 #   collect, and never printed.
-# Only busybox tools are used: the hashicorp/vault image has no curl or jq.
+# Only busybox tools are used: the hashicorp/vault image has no curl or jq. Timeouts come
+# from `timeout`, not `wget -T`, which crashes some busybox builds (seen with 1.35).
 set -u
 umask 077
 
@@ -20,7 +21,7 @@ SHM_DIR="${SHM_DIR:-/dev/shm}"
 
 log() { printf '%s vault-unsealer: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 
-seal_status() { wget -q -T 5 -O - "$VAULT_ADDR/v1/sys/seal-status" 2>/dev/null; }
+seal_status() { timeout 5 wget -q -O - "$VAULT_ADDR/v1/sys/seal-status" 2>/dev/null; }
 
 field() { # field NAME JSON -> true | false | ""
   printf '%s' "$2" | tr -d ' \n' | grep -o "\"$1\":[a-z]*" | cut -d: -f2
@@ -32,7 +33,7 @@ initialise() {
     return
   fi
   out="$INIT_DIR/init-response-$(date -u +%Y%m%dT%H%M%SZ).json"
-  if wget -q -T 30 -O "$out" --header 'Content-Type: application/json' \
+  if timeout 30 wget -q -O "$out" --header 'Content-Type: application/json' \
       --post-file "$INIT_REQUEST" "$VAULT_ADDR/v1/sys/init" 2>/dev/null; then
     chmod 600 "$out"
     log "Vault initialised; the PGP-encrypted init response is on the init volume as $(basename "$out")"
@@ -54,7 +55,7 @@ unseal() {
     case "$key" in "" | "#"*) continue ;; esac
     case "$key" in *[!A-Za-z0-9+/=]*) log "skipping a malformed key line"; continue ;; esac
     printf '{"key":"%s"}' "$key" >"$body"
-    wget -q -T 10 -O /dev/null --header 'Content-Type: application/json' \
+    timeout 10 wget -q -O /dev/null --header 'Content-Type: application/json' \
       --post-file "$body" "$VAULT_ADDR/v1/sys/unseal" 2>/dev/null || log "an unseal request failed"
     used=$((used + 1))
   done <"$KEYS_FILE"

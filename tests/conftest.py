@@ -1,0 +1,98 @@
+"""Shared fixtures: one synthesis of the shipped configuration per test session."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("CHECKPOINT_DISABLE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cdktf.out of the shipped configuration, synthesized once."""
+    import main
+
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    main.build(ROOT, outdir=str(outdir)).synth()
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def stacks(synth_dir: Path) -> dict[str, dict]:
+    return {
+        d.name: json.loads((d / "cdk.tf.json").read_text())
+        for d in sorted((synth_dir / "stacks").iterdir())
+    }
+
+
+@pytest.fixture(scope="session")
+def layer_1(stacks: dict[str, dict]) -> dict:
+    return stacks["layer_1"]
+
+
+def resources(document: dict, kind: str) -> dict[str, dict]:
+    return document.get("resource", {}).get(kind, {})
+
+
+def services(document: dict) -> dict[str, dict]:
+    """docker_service resources keyed by Swarm service name."""
+    return {r["name"]: r for r in resources(document, "docker_service").values()}
+
+
+def service_labels(service: dict) -> dict[str, str]:
+    return {item["label"]: item["value"] for item in service.get("labels", [])}
+
+
+def network_names(document: dict) -> dict[str, str]:
+    """Map "${docker_network.<id>.id}" to the network's Docker name."""
+    return {
+        f"${{docker_network.{rid}.id}}": r["name"]
+        for rid, r in resources(document, "docker_network").items()
+    }
+
+
+def service_networks(document: dict, service: dict) -> set[str]:
+    names = network_names(document)
+    return {names[n["name"]] for n in service["task_spec"].get("networks_advanced", [])}
+
+
+def config_content(document: dict, service: dict, target: str) -> str:
+    """Decoded content of the Swarm config mounted at ``target`` in ``service``."""
+    for mount in service["task_spec"]["container_spec"].get("configs", []):
+        if mount["file_name"] == target:
+            rid = mount["config_id"].split(".")[1]
+            return base64.b64decode(resources(document, "docker_config")[rid]["data"]).decode()
+    raise AssertionError(f"no config mounted at {target}")
+
+
+@pytest.fixture
+def synth_stack() -> Callable[[Callable], dict]:
+    """Build a throwaway stack with ``build(stack)`` and return its parsed JSON."""
+    from cdktf import TerraformStack
+    from cdktf import Testing as CdktfTesting
+
+    def run(build: Callable) -> dict:
+        app = CdktfTesting.app()
+        stack = TerraformStack(app, "test")
+        build(stack)
+        return json.loads(CdktfTesting.synth(stack))
+
+    return run
+
+
+@pytest.fixture
+def stack() -> Iterator:
+    """A bare stack for constructing (and failing to construct) constructs."""
+    from cdktf import TerraformStack
+    from cdktf import Testing as CdktfTesting
+
+    yield TerraformStack(CdktfTesting.app(), "test")
