@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
+NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -c1-12)
+
 .PHONY: synth test lint format clean
 
 $(STAMP): pyproject.toml
@@ -15,12 +17,17 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# The cdktf CLI (npx cdktf synth|diff|deploy); the tests check it synthesizes what make synth does.
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	rm -f node_modules/.installed-* && touch $@
+
 ## Synthesize every stack into cdktf.out/stacks/<stack>/cdk.tf.json (no credentials needed).
 synth: $(STAMP)
 	$(PY) scripts/synth.py
 
 ## Run the whole test suite, lint included.
-test: $(STAMP)
+test: $(STAMP) $(NPM_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest

@@ -97,8 +97,12 @@ def test_config_files_are_content_hashed_and_created_before_destroyed(synth_stac
 
 
 def test_secret_files_keep_their_mode_and_owner(synth_stack):
-    secret = SecretFile(secret_id="sid", secret_name="sname", target="/app/secret/a.txt", uid="1000")
-    service = only_service(synth_stack(lambda s: SwarmService(s, "app", props(secret_files=[secret]))))
+    secret = SecretFile(
+        secret_id="sid", secret_name="sname", target="/app/secret/a.txt", uid="1000"
+    )
+    service = only_service(
+        synth_stack(lambda s: SwarmService(s, "app", props(secret_files=[secret])))
+    )
     (mount,) = service["task_spec"]["container_spec"]["secrets"]
     assert mount == {
         "file_name": "/app/secret/a.txt",

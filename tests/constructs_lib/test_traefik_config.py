@@ -34,9 +34,10 @@ def test_lets_encrypt_uses_http01_and_persistent_storage():
         "storage": "/data/acme.json",
         "httpChallenge": {"entryPoint": "web"},
     }
-    assert "email" not in static_config(TraefikSettings())["certificatesResolvers"]["letsencrypt"][
-        "acme"
-    ]
+    assert (
+        "email"
+        not in static_config(TraefikSettings())["certificatesResolvers"]["letsencrypt"]["acme"]
+    )
 
 
 def test_swarm_provider_reads_the_socket_proxy_and_exposes_nothing_by_default():

@@ -1,0 +1,149 @@
+"""`make synth` end to end: scripts/synth.py running main.py in a separate process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Values shaped like real credentials, placed where a careless app would pick them up.
+SENTINELS = {
+    "DIGITALOCEAN_TOKEN": "dop_v1_" + "0" * 56,
+    "SPACES_ACCESS_KEY_ID": "DO00SENTINELACCESSKEY",
+    "SPACES_SECRET_ACCESS_KEY": "sentinel-spaces-secret-key-value",
+    "AWS_ACCESS_KEY_ID": "AKIASENTINEL00000000",
+    "AWS_SECRET_ACCESS_KEY": "sentinel-aws-secret-access-key",
+    "VAULT_TOKEN": "hvs.SENTINELSENTINELSENTINEL",
+    "TF_VAR_traefik_dashboard_users": "admin:$2y$05$sentinelhash",
+    "TF_VAR_vault_unseal_keys": "c2VudGluZWwta2V5",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the app's entry points and configuration; packages come from the install."""
+    shutil.copy(ROOT / "main.py", tmp_path / "main.py")
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    return tmp_path
+
+
+def run_synth(project: Path, extra_env: dict[str, str] | None = None):
+    env = {**os.environ, **(extra_env or {})}
+    return subprocess.run(
+        [sys.executable, str(project / "scripts" / "synth.py")],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def tree_digest(path: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
+
+
+def fake_previous_output(project: Path) -> dict[str, str]:
+    previous = project / "cdktf.out" / "stacks" / "layer_1"
+    previous.mkdir(parents=True)
+    (previous / "cdk.tf.json").write_text('{"previous": true}\n')
+    return tree_digest(project / "cdktf.out")
+
+
+def test_synth_writes_every_stack_prints_a_summary_and_leaks_no_credential(project):
+    # GIVEN credentials in the environment, as on a deploy runner
+    result = run_synth(project, SENTINELS)
+    # THEN synthesis succeeds and summarizes each stack on one line
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("layer_1: 21 resources (")
+    # AND none of the credentials reached any synthesized file
+    for path in (project / "cdktf.out").rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            leaked = [name for name, value in SENTINELS.items() if value in text]
+            assert not leaked, f"{path}: {leaked}"
+    # AND no staging directory is left behind
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith("cdktf.out")) == [
+        "cdktf.out"
+    ]
+
+
+def test_bad_configuration_lists_every_problem_and_keeps_previous_output(project):
+    # GIVEN a previous synthesis and a configuration with several mistakes
+    before = fake_previous_output(project)
+    cluster = project / "config" / "cluster.yaml"
+    data = yaml.safe_load(cluster.read_text())
+    data["postgres"]["port"] = 0
+    data["hostname"] = "not a hostname"
+    data["surprise"] = "value"
+    cluster.write_text(yaml.safe_dump(data))
+    (project / "config" / "images.yaml").write_text(
+        "traefik: traefik\nvault: hashicorp/vault:1.21.4\nsocket_proxy: x:latest\n"
+    )
+    # WHEN synthesizing
+    result = run_synth(project)
+    # THEN it fails with one message naming each problem, without a traceback
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "configuration is invalid (5 problems)" in result.stderr
+    for expected in (
+        "config/cluster.yaml: postgres.port: got 0",
+        "config/cluster.yaml: hostname: got 'not a hostname'",
+        "config/cluster.yaml: surprise: unknown key",
+        "config/images.yaml: traefik: got 'traefik': must be pinned",
+        "config/images.yaml: socket_proxy: got 'x:latest'",
+    ):
+        assert expected in result.stderr
+    # AND the previous output is exactly as it was
+    assert tree_digest(project / "cdktf.out") == before
+
+
+def test_invalid_construct_props_fail_the_same_way(project):
+    # GIVEN a configuration the model accepts but the firewall construct refuses
+    before = fake_previous_output(project)
+    cluster = project / "config" / "cluster.yaml"
+    data = yaml.safe_load(cluster.read_text())
+    data["admin_ssh_cidrs"] = ["0.0.0.0/0"]
+    cluster.write_text(yaml.safe_dump(data))
+    result = run_synth(project)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "invalid DropletFirewall props" in result.stderr
+    assert "opens SSH to the whole internet" in result.stderr
+    assert tree_digest(project / "cdktf.out") == before
+
+
+def test_cdktf_cli_synthesizes_the_same_stacks(tmp_path, synth_dir):
+    # GIVEN the pinned cdktf CLI (installed by `make test` from package-lock.json)
+    cli = ROOT / "node_modules" / ".bin" / "cdktf"
+    assert cli.exists(), "run `make test`, which installs the cdktf CLI with npm ci"
+    # WHEN it synthesizes the app as an operator's `npx cdktf synth` would
+    result = subprocess.run(
+        [str(cli), "synth", "--output", str(tmp_path / "out")],
+        cwd=ROOT,
+        env={**os.environ, "CHECKPOINT_DISABLE": "1", "CI": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # THEN every stack is byte-for-byte what the in-process synthesis produced
+    produced = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
+    expected = sorted(p.name for p in (synth_dir / "stacks").iterdir())
+    assert produced == expected
+    for name in expected:
+        cli_json = (tmp_path / "out" / "stacks" / name / "cdk.tf.json").read_text()
+        assert cli_json == (synth_dir / "stacks" / name / "cdk.tf.json").read_text(), name
