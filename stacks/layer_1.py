@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from cdktf import TerraformStack
 from constructs import Construct
 
+from constructs_lib.docker_socket_proxy import DockerSocketProxy, DockerSocketProxyProps
 from constructs_lib.droplet_firewall import DropletFirewall, DropletFirewallProps
 from constructs_lib.ingress_dns import IngressDns, IngressDnsProps
 from constructs_lib.overlay_network import NetworkRef, OverlayNetwork, OverlayNetworkProps
@@ -28,7 +29,6 @@ from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps
 from constructs_lib.stack_output import export
 from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps
 from constructs_lib.swarm_service import (
-    BindMount,
     ConfigFile,
     Healthcheck,
     PlacementRole,
@@ -57,27 +57,8 @@ from stacks.config import InfraConfig
 INGRESS_NETWORK = "traefik-ingress"
 VAULT_NETWORK = "vault-network"
 SOCKET_PROXY_NETWORK = "socket-proxy"
-SOCKET_PROXY_PORT = 2375
 # The hashicorp/vault image runs the server as user "vault" (uid 100, gid 1000).
 VAULT_UID, VAULT_GID = "100", "1000"
-# Endpoints Traefik's Swarm provider reads; everything else, and every POST, stays closed.
-SOCKET_PROXY_API = {
-    "PING": "1",
-    "VERSION": "1",
-    "SERVICES": "1",
-    "TASKS": "1",
-    "NETWORKS": "1",
-    "NODES": "1",
-    "CONTAINERS": "0",
-    "EVENTS": "0",
-    "INFO": "0",
-    "IMAGES": "0",
-    "VOLUMES": "0",
-    "SECRETS": "0",
-    "CONFIGS": "0",
-    "EXEC": "0",
-    "POST": "0",
-}
 UNSEALED_PLACEHOLDER = "# unset: Vault waits sealed for an operator (docs/vault.md)"
 
 
@@ -118,32 +99,21 @@ class Layer1Stack(TerraformStack):
             OverlayNetworkProps(name=SOCKET_PROXY_NETWORK, internal=True),
         )
 
-        SwarmService(
+        socket_proxy = DockerSocketProxy(
             self,
             "socket_proxy",
-            SwarmServiceProps(
+            DockerSocketProxyProps(
                 name="socket-proxy",
                 image=images.socket_proxy,
-                networks=[socket_net.ref],
-                env={**SOCKET_PROXY_API, "LOG_LEVEL": "warning"},
-                binds=[BindMount(source="/var/run/docker.sock", target="/var/run/docker.sock")],
-                placement=PlacementRole.MANAGER,
-                memory_limit_mib=64,
-                cpu_limit=0.25,
-                healthcheck=Healthcheck(
-                    test=(
-                        "CMD-SHELL",
-                        "wget -q -O /dev/null "
-                        f"http://127.0.0.1:{SOCKET_PROXY_PORT}/_ping || exit 1",
-                    ),
-                    start_period_s=10,
-                ),
+                network=socket_net.ref,
+                # What Traefik's Swarm provider reads.
+                allow=frozenset({"SERVICES", "TASKS", "NETWORKS", "NODES"}),
             ),
         )
 
         traefik_settings = TraefikSettings(
             acme_email=cluster.acme_email,
-            swarm_endpoint=f"tcp://socket-proxy:{SOCKET_PROXY_PORT}",
+            swarm_endpoint=socket_proxy.endpoint,
             ingress_network=INGRESS_NETWORK,
         )
         dashboard_users = SensitiveInput(

@@ -219,3 +219,37 @@ def test_every_problem_is_reported_at_once():
     with pytest.raises(PropsError) as error:
         props(image="x:latest", replicas=0, cpu_limit=-1, restart_max_attempts=1000)
     assert len(error.value.problems) == 4
+
+
+def test_socket_proxy_opens_only_what_is_allowed_and_never_post(synth_stack):
+    from constructs_lib.docker_socket_proxy import DockerSocketProxy, DockerSocketProxyProps
+
+    doc = synth_stack(
+        lambda s: DockerSocketProxy(
+            s,
+            "proxy",
+            DockerSocketProxyProps(
+                name="metrics-proxy",
+                image="tecnativa/docker-socket-proxy:v0.5.0",
+                network=NET,
+                allow=frozenset({"CONTAINERS", "INFO"}),
+            ),
+        )
+    )
+    service = only_service(doc)
+    env = service["task_spec"]["container_spec"]["env"]
+    assert {k for k, v in env.items() if v == "1"} == {"CONTAINERS", "INFO", "PING", "VERSION"}
+    assert env["POST"] == "0"
+    (mount,) = service["task_spec"]["container_spec"]["mounts"]
+    assert mount["read_only"] is True and mount["source"] == "/var/run/docker.sock"
+
+
+def test_socket_proxy_refuses_secret_and_exec_sections():
+    from constructs_lib.docker_socket_proxy import DockerSocketProxyProps
+
+    with pytest.raises(PropsError) as error:
+        DockerSocketProxyProps(
+            name="p", image="x:1", network=NET, allow=frozenset({"SECRETS", "EXEC", "NOPE"})
+        )
+    assert "['EXEC', 'SECRETS'] expose secrets" in str(error.value)
+    assert "['NOPE'] are not API sections" in str(error.value)
