@@ -21,9 +21,11 @@ def build(root: Path = ROOT, outdir: str | None = None):
     from cdktf import App
 
     from stacks.layer_1 import Layer1Stack
+    from stacks.layer_2 import Layer2Stack
 
     app = App(outdir=outdir) if outdir else App()
-    Layer1Stack(app, "layer_1", config)
+    layer_1 = Layer1Stack(app, "layer_1", config)
+    Layer2Stack(app, "layer_2", config, layer_1.outputs)
     return app
 
 

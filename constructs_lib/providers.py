@@ -5,7 +5,8 @@ variables at plan time (README, "Credentials").
 
     use_docker(stack)         # DOCKER_HOST, e.g. ssh://deploy@manager-1
     use_digitalocean(stack)   # DIGITALOCEAN_TOKEN, SPACES_ACCESS_KEY_ID, SPACES_SECRET_ACCESS_KEY
-    use_vault(stack, address) # VAULT_TOKEN
+    use_vault(stack, address) # VAULT_TOKEN, or the token passed in
+    use_random(stack)         # no configuration
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from cdktf import TerraformStack
 from cdktf_cdktf_provider_digitalocean.provider import DigitaloceanProvider
 from cdktf_cdktf_provider_docker.provider import DockerProvider
+from cdktf_cdktf_provider_random.provider import RandomProvider
 from cdktf_cdktf_provider_vault.provider import VaultProvider
 
 
@@ -24,7 +26,14 @@ def use_digitalocean(stack: TerraformStack) -> DigitaloceanProvider:
     return DigitaloceanProvider(stack, "digitalocean")
 
 
-def use_vault(stack: TerraformStack, address: str) -> VaultProvider:
-    # The provider would otherwise mint a child token for every run; the operator's
-    # token from VAULT_TOKEN is used as is, so its policies are what apply.
-    return VaultProvider(stack, "vault", address=address, skip_child_token=True)
+def use_vault(stack: TerraformStack, address: str, token: str | None = None) -> VaultProvider:
+    """Vault at ``address``; ``token`` (an expression, e.g. another stack's output) or VAULT_TOKEN.
+
+    The provider would otherwise mint a child token for every run; the token is used as
+    it is, so its own policies are what apply.
+    """
+    return VaultProvider(stack, "vault", address=address, token=token, skip_child_token=True)
+
+
+def use_random(stack: TerraformStack) -> RandomProvider:
+    return RandomProvider(stack, "random")

@@ -75,6 +75,20 @@ class SwarmSecretProps:
         raise_if("SwarmSecret", problems)
 
 
+def json_value(document: object) -> str:
+    """A secret value holding ``document`` as JSON (also valid YAML); tokens inside resolve."""
+    return Fn.jsonencode(document)
+
+
+def text_value(template: str, *values: str) -> str:
+    """A secret value rendered by Terraform's ``format``: ``%s`` in ``template`` take ``values``.
+
+    Keeping the literal text and the tokens apart is what cdktf's built-in functions need;
+    a literal with embedded tokens would have to be escaped by hand.
+    """
+    return Fn.format(template, list(values))
+
+
 class SwarmSecret(Construct):
     def __init__(self, scope: Construct, id: str, props: SwarmSecretProps) -> None:
         super().__init__(scope, id)

@@ -169,6 +169,11 @@ class SwarmServiceProps:
     cap_add: Sequence[str] = ()
     # Default: the image's user.
     user: str | None = None
+    # Extra groups (numeric gids) for the container's user, e.g. to read a secret file
+    # owned by that group when the image's user id is not fixed.
+    groups: Sequence[str] = ()
+    # Default: the task id. Set it for services whose data is keyed by host name (RabbitMQ).
+    hostname: str | None = None
     # Seconds between SIGTERM and SIGKILL.
     stop_grace_period_s: int = 10
 
@@ -364,6 +369,8 @@ class SwarmService(Construct):
                     healthcheck=healthcheck,
                     cap_add=list(props.cap_add) or None,
                     user=props.user,
+                    groups=list(props.groups) or None,
+                    hostname=props.hostname,
                     stop_grace_period=_duration(props.stop_grace_period_s),
                 ),
                 networks_advanced=[

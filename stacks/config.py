@@ -77,6 +77,8 @@ class StateConfig(_Model):
 
 
 class PostgresConfig(_Model):
+    # Name of the DigitalOcean managed PostgreSQL cluster; layer_2 creates databases in it.
+    cluster_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     # Managed PostgreSQL cluster host name.
     host: Hostname
     # Managed PostgreSQL port (DigitalOcean uses 25060).
@@ -157,6 +159,15 @@ class ImagesConfig(_Model):
     traefik: Image
     vault: Image
     socket_proxy: Image
+    redis: Image
+    rabbitmq: Image
+    influxdb: Image
+    grafana: Image
+    n8n: Image
+    neo4j: Image
+    gatus: Image
+    loki: Image
+    telegraf: Image
 
 
 class EnvironmentConfig(_Model):
@@ -167,6 +178,11 @@ class EnvironmentConfig(_Model):
     # Default: none, the environment is served at the cluster hostname itself (production).
     # Otherwise it is served at "<subdomain>.<hostname>" and "api.<subdomain>.<hostname>".
     subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+    def host(self, cluster: ClusterConfig, prefix: str | None = None) -> str:
+        """``[<prefix>.][<subdomain>.]<hostname>``: where this environment serves ``prefix``."""
+        base = f"{self.subdomain}.{cluster.hostname}" if self.subdomain else cluster.hostname
+        return f"{prefix}.{base}" if prefix else base
 
 
 class InfraConfig(_Model):

@@ -27,7 +27,7 @@ from constructs_lib.remote_state import SpacesBackendSettings, use_spaces_backen
 from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps
 from constructs_lib.stack_output import export
-from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps
+from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, text_value
 from constructs_lib.swarm_service import (
     ConfigFile,
     Healthcheck,
@@ -190,10 +190,10 @@ class Layer1Stack(TerraformStack):
             "vault_storage_credentials",
             SwarmSecretProps(
                 name="vault-storage-credentials",
-                value=(
-                    "[default]\n"
-                    f"aws_access_key_id = {vault_key.access_key}\n"
-                    f"aws_secret_access_key = {vault_key.secret_key}\n"
+                value=text_value(
+                    "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+                    vault_key.access_key,
+                    vault_key.secret_key,
                 ),
                 version_marker=vault_key.access_key,
             ),

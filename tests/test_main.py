@@ -90,9 +90,9 @@ def test_bad_configuration_lists_every_problem_and_keeps_previous_output(project
     data["hostname"] = "not a hostname"
     data["surprise"] = "value"
     cluster.write_text(yaml.safe_dump(data))
-    (project / "config" / "images.yaml").write_text(
-        "traefik: traefik\nvault: hashicorp/vault:1.21.4\nsocket_proxy: x:latest\n"
-    )
+    images = project / "config" / "images.yaml"
+    pins = yaml.safe_load(images.read_text())
+    images.write_text(yaml.safe_dump({**pins, "traefik": "traefik", "socket_proxy": "x:latest"}))
     # WHEN synthesizing
     result = run_synth(project)
     # THEN it fails with one message naming each problem, without a traceback

@@ -1,0 +1,89 @@
+"""Vault KV version 2: a mount, and secrets Terraform writes into it.
+
+``VaultKvMount`` creates one ``vault_mount`` of type kv-v2. ``VaultKvSecret`` writes
+one secret (a map of keys to Terraform expressions, such as generated passwords) so
+that people and other stacks read it from Vault rather than from Terraform state.
+
+    platform = VaultKvMount(self, "platform", VaultKvMountProps(path="platform"))
+    VaultKvSecret(self, "redis", VaultKvSecretProps(
+        mount=platform.path, path="main/generated/redis", data={"password": pw.value}))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cdktf import Fn
+from cdktf_cdktf_provider_vault.kv_secret_v2 import KvSecretV2
+from cdktf_cdktf_provider_vault.mount import Mount
+from constructs import Construct
+
+from constructs_lib.errors import raise_if
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VaultKvMountProps:
+    # Mount path. Changing it after the first deploy makes a new, empty mount.
+    path: str
+    description: str = ""
+    # Default: 10 versions of each secret are kept.
+    max_versions: int = 10
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not _SEGMENT.match(self.path):
+            problems.append(f"path={self.path!r}: must be one segment of [A-Za-z0-9_.-]")
+        if not 1 <= self.max_versions <= 100:
+            problems.append(f"max_versions={self.max_versions}: must be from 1 to 100")
+        raise_if("VaultKvMount", problems)
+
+
+class VaultKvMount(Construct):
+    def __init__(self, scope: Construct, id: str, props: VaultKvMountProps) -> None:
+        super().__init__(scope, id)
+        self.resource = Mount(
+            self,
+            "Default",
+            path=props.path,
+            type="kv",
+            options={"version": "2"},
+            description=props.description,
+        )
+        # Referencing the resource (not the literal) orders writes after the mount exists.
+        self.path = self.resource.path
+
+
+@dataclass(frozen=True, kw_only=True)
+class VaultKvSecretProps:
+    mount: str
+    path: str
+    # Key -> value; values are usually Terraform expressions of generated secrets.
+    data: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.path or not all(_SEGMENT.match(s) for s in self.path.split("/")):
+            problems.append(f"path={self.path!r}: must be '/'-separated [A-Za-z0-9_.-] segments")
+        if not self.data:
+            problems.append("data: a secret needs at least one key")
+        for key in self.data:
+            if not _SEGMENT.match(key):
+                problems.append(f"data: key {key!r} must be [A-Za-z0-9_.-]")
+        raise_if("VaultKvSecret", problems)
+
+
+class VaultKvSecret(Construct):
+    def __init__(self, scope: Construct, id: str, props: VaultKvSecretProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.resource = KvSecretV2(
+            self,
+            "Default",
+            mount=props.mount,
+            name=props.path,
+            data_json=Fn.jsonencode(dict(sorted(props.data.items()))),
+        )

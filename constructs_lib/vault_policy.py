@@ -1,0 +1,92 @@
+"""A Vault ACL policy built from typed rules, and the checks that keep it least-privilege.
+
+``render_policy`` turns rules into the policy HCL Vault stores; ``policy_problems``
+says what is broader than a non-admin policy may be: a path outside a named mount,
+a wildcard that spans mounts, or ``sudo``. The ``VaultPolicy`` construct creates one
+``vault_policy`` and refuses rules with such problems unless told the policy is an
+administrator's.
+
+    VaultPolicy(self, "developers", VaultPolicyProps(name="developers", rules=[
+        PolicyRule(path="platform/data/*", capabilities=CRUD),
+        PolicyRule(path="platform/metadata/*", capabilities=("list", "read"))]))
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_vault.policy import Policy
+from constructs import Construct
+
+from constructs_lib.errors import raise_if
+
+CAPABILITIES = ("create", "read", "update", "patch", "delete", "list", "sudo", "deny")
+CRUD = ("create", "read", "update", "delete", "list")
+READ = ("read", "list")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyRule:
+    # Vault API path; "+" matches one segment, a trailing "*" any suffix.
+    path: str
+    capabilities: Sequence[str]
+
+
+def render_policy(rules: Sequence[PolicyRule]) -> str:
+    """Policy HCL for ``rules``, in the order given."""
+    blocks = []
+    for rule in rules:
+        caps = ", ".join(json.dumps(c) for c in rule.capabilities)
+        blocks.append(f"path {json.dumps(rule.path)} {{\n  capabilities = [{caps}]\n}}\n")
+    return "\n".join(blocks)
+
+
+def policy_problems(rules: Sequence[PolicyRule], *, mounts: Sequence[str]) -> list[str]:
+    """What makes ``rules`` broader than a non-administrator policy may be."""
+    problems = []
+    for rule in rules:
+        if unknown := sorted(set(rule.capabilities) - set(CAPABILITIES)):
+            problems.append(f"path {rule.path!r}: unknown capabilities {unknown}")
+        if "sudo" in rule.capabilities:
+            problems.append(f"path {rule.path!r}: 'sudo' is for administrators only")
+        first = rule.path.split("/", 1)[0]
+        if "*" in first or "+" in first:
+            problems.append(f"path {rule.path!r}: a wildcard that spans mounts")
+        elif first not in mounts and not rule.path.startswith("auth/token/"):
+            problems.append(
+                f"path {rule.path!r}: outside the secret mounts {sorted(mounts)} "
+                "(and the token's own auth/token/ paths)"
+            )
+    return problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class VaultPolicyProps:
+    name: str
+    rules: Sequence[PolicyRule]
+    # Mounts a non-admin policy may reach into.
+    mounts: Sequence[str] = ("infrastructure", "platform")
+    # Default: False, and the least-privilege checks apply. True only for the admins policy.
+    administrator: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not _NAME.match(self.name):
+            problems.append(f"name={self.name!r}: must be lower-case letters, digits and '-'")
+        if not self.rules:
+            problems.append("rules: a policy needs at least one rule")
+        if not self.administrator:
+            problems += policy_problems(self.rules, mounts=self.mounts)
+        raise_if(f"VaultPolicy {self.name!r}", problems)
+
+
+class VaultPolicy(Construct):
+    def __init__(self, scope: Construct, id: str, props: VaultPolicyProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.resource = Policy(self, "Default", name=props.name, policy=render_policy(props.rules))
+        self.name = self.resource.name

@@ -1,0 +1,66 @@
+"""Who may do what in Vault: the team policies and the service-token policies.
+
+Only ``admins`` reaches beyond the two KV v2 mounts or holds ``sudo``; every other
+policy is checked for that by ``VaultPolicyProps``. KV v2 splits each mount into
+``data/`` (values), ``metadata/`` (listing, versions) and ``delete/``/``undelete/``.
+"""
+
+from __future__ import annotations
+
+from constructs_lib.vault_policy import CRUD, READ, PolicyRule
+
+INFRASTRUCTURE = "infrastructure"
+PLATFORM = "platform"
+MOUNTS = (INFRASTRUCTURE, PLATFORM)
+WRITE = (*CRUD, "patch")
+
+
+def read_only(mount: str) -> list[PolicyRule]:
+    return [
+        PolicyRule(path=f"{mount}/data/*", capabilities=("read",)),
+        PolicyRule(path=f"{mount}/metadata/*", capabilities=READ),
+    ]
+
+
+def read_write(mount: str) -> list[PolicyRule]:
+    return [
+        PolicyRule(path=f"{mount}/data/*", capabilities=WRITE),
+        PolicyRule(path=f"{mount}/metadata/*", capabilities=("read", "list", "delete")),
+        PolicyRule(path=f"{mount}/delete/*", capabilities=("update",)),
+        PolicyRule(path=f"{mount}/undelete/*", capabilities=("update",)),
+    ]
+
+
+ADMINS = "admins"
+READONLY = "readonly"
+DEVELOPERS = "developers"
+OPS = "ops"
+INFRASTRUCTURE_SERVICE = "infrastructure-service"
+PLATFORM_SERVICE = "platform-service"
+
+# Name -> rules. ADMINS is the only policy exempt from the least-privilege checks.
+POLICIES: dict[str, list[PolicyRule]] = {
+    ADMINS: [PolicyRule(path="*", capabilities=(*WRITE, "sudo"))],
+    # Every secret, read-only.
+    READONLY: read_only(INFRASTRUCTURE) + read_only(PLATFORM),
+    # Application secrets only.
+    DEVELOPERS: read_write(PLATFORM),
+    # Infrastructure secrets only.
+    OPS: read_write(INFRASTRUCTURE),
+    # The infrastructure token: platform stacks read shared infrastructure credentials.
+    INFRASTRUCTURE_SERVICE: read_only(INFRASTRUCTURE),
+    # The platform token: read every environment's application secrets, and write only the
+    # values a platform stack generates itself (platform/<env>/generated/...).
+    PLATFORM_SERVICE: [
+        *read_only(PLATFORM),
+        PolicyRule(path=f"{PLATFORM}/data/+/generated/*", capabilities=WRITE),
+    ],
+}
+
+# GitHub team slug (organization SprocketBot) -> policies its members get at login.
+GITHUB_TEAMS: dict[str, list[str]] = {
+    "github-admin": [ADMINS],
+    "github-readonly": [READONLY],
+    "github-developers": [DEVELOPERS],
+    "github-ops": [OPS],
+}

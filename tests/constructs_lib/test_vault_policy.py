@@ -1,0 +1,57 @@
+import hcl2
+import pytest
+
+from constructs_lib.errors import PropsError
+from constructs_lib.vault_policy import (
+    PolicyRule,
+    VaultPolicyProps,
+    policy_problems,
+    render_policy,
+)
+
+MOUNTS = ("infrastructure", "platform")
+
+
+def test_rendered_policy_parses_as_hcl_with_the_same_rules():
+    rules = [
+        PolicyRule(path="platform/data/*", capabilities=("read",)),
+        PolicyRule(path="platform/metadata/*", capabilities=("read", "list")),
+    ]
+    parsed = hcl2.loads(render_policy(rules))
+    found = {
+        path.strip('"'): [c.strip('"') for c in body["capabilities"]]
+        for block in parsed["path"]
+        for path, body in block.items()
+    }
+    assert found == {"platform/data/*": ["read"], "platform/metadata/*": ["read", "list"]}
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        (PolicyRule(path="*", capabilities=("read",)), "a wildcard that spans mounts"),
+        (PolicyRule(path="+/data/x", capabilities=("read",)), "a wildcard that spans mounts"),
+        (PolicyRule(path="sys/policies/acl/*", capabilities=("read",)), "outside the secret"),
+        (PolicyRule(path="platform/data/*", capabilities=("sudo",)), "'sudo' is for admin"),
+        (PolicyRule(path="platform/data/*", capabilities=("write",)), "unknown capabilities"),
+    ],
+)
+def test_broad_rules_are_named(rule, expected):
+    (problem,) = policy_problems([rule], mounts=MOUNTS)
+    assert expected in problem
+
+
+def test_token_self_paths_and_mount_paths_are_fine():
+    rules = [
+        PolicyRule(path="auth/token/renew-self", capabilities=("update",)),
+        PolicyRule(path="platform/data/+/generated/*", capabilities=("create", "update")),
+    ]
+    assert policy_problems(rules, mounts=MOUNTS) == []
+
+
+def test_props_refuse_broad_rules_unless_administrator():
+    everything = [PolicyRule(path="*", capabilities=("read", "sudo"))]
+    with pytest.raises(PropsError) as error:
+        VaultPolicyProps(name="ops", rules=everything)
+    assert len(error.value.problems) == 2
+    assert VaultPolicyProps(name="admins", rules=everything, administrator=True)
