@@ -96,3 +96,27 @@ def stack() -> Iterator:
     from cdktf import Testing as CdktfTesting
 
     yield TerraformStack(CdktfTesting.app(), "test")
+
+
+@pytest.fixture(scope="session")
+def layer_2(stacks: dict[str, dict]) -> dict:
+    return stacks["layer_2"]
+
+
+def all_network_names(document: dict) -> dict[str, str]:
+    """Like ``network_names``, plus networks read from layer_1's remote state."""
+    names = network_names(document)
+    for name in ("traefik_ingress", "vault_network", "socket_proxy_network"):
+        ref = (
+            "${data.terraform_remote_state.cross-stack-reference-input-layer_1.outputs."
+            f"cross-stack-output-docker_network{name}id}}"
+        )
+        names[ref] = name.replace("_network", "").replace("_", "-") + (
+            "-network" if name == "vault_network" else ""
+        )
+    return names
+
+
+def networks_of(document: dict, service: dict) -> set[str]:
+    names = all_network_names(document)
+    return {names[n["name"]] for n in service["task_spec"].get("networks_advanced", [])}

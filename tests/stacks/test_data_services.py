@@ -1,0 +1,88 @@
+"""The data services' configuration files, rendered by pure functions."""
+
+import tomllib
+
+import yaml
+
+from stacks import data_services as files
+
+
+def test_redis_conf_persists_and_includes_the_password_last():
+    conf = files.redis_conf(maxmemory_mib=384, auth_include="/run/secrets/redis-auth.conf")
+    lines = conf.strip().splitlines()
+    assert "appendonly yes" in lines
+    assert "save 900 1 300 10 60 10000" in lines
+    assert "maxmemory 384mb" in lines
+    assert lines[-1] == "include /run/secrets/redis-auth.conf"
+
+
+def test_rabbitmq_definitions_give_each_user_only_its_vhosts():
+    users = [
+        files.RabbitUser(
+            name="admin", password="A", vhosts=["main", "staging"], administrator=True
+        ),
+        files.RabbitUser(name="sprocket-main", password="M", vhosts=["main"]),
+    ]
+    doc = files.rabbitmq_definitions(users, ["staging", "main"])
+    assert doc["vhosts"] == [{"name": "main"}, {"name": "staging"}]
+    assert doc["users"] == [
+        {"name": "admin", "password": "A", "tags": ["administrator"]},
+        {"name": "sprocket-main", "password": "M", "tags": []},
+    ]
+    assert {(p["user"], p["vhost"]) for p in doc["permissions"]} == {
+        ("admin", "main"),
+        ("admin", "staging"),
+        ("sprocket-main", "main"),
+    }
+
+
+def test_rabbitmq_conf_loads_definitions_and_keeps_guest_local():
+    conf = files.rabbitmq_conf(definitions_path="/etc/rabbitmq/definitions.json")
+    assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
+    assert "loopback_users.guest = true" in conf
+
+
+def test_influx_script_creates_each_remaining_bucket():
+    script = files.influx_buckets_script(["staging", "dev"])
+    assert script.splitlines()[2:] == [
+        "influx bucket create --org sprocket --name sprocket_dev --retention 30d || true",
+        "influx bucket create --org sprocket --name sprocket_staging --retention 30d || true",
+    ]
+
+
+def test_telegraf_conf_is_valid_toml_with_the_token_from_the_secret_store():
+    conf = tomllib.loads(
+        files.telegraf_conf(docker_endpoint="tcp://p:2375", token_secret="tok", bucket="b")
+    )
+    (output,) = conf["outputs"]["influxdb_v2"]
+    assert output["token"] == "@{docker_secrets:tok}"
+    assert output["organization"] == "sprocket" and output["bucket"] == "b"
+    assert conf["secretstores"]["docker"][0]["id"] == "docker_secrets"
+    assert conf["inputs"]["docker"][0]["endpoint"] == "tcp://p:2375"
+
+
+def test_loki_config_retains_seven_days():
+    config = yaml.safe_load(files.loki_config())
+    assert config["limits_config"]["retention_period"] == "168h"
+    assert config["compactor"]["delete_request_store"] == "filesystem"
+    assert config["auth_enabled"] is False
+
+
+def test_gatus_config_alerts_on_every_endpoint_and_the_alerting_part_is_separate():
+    probes = [
+        files.Probe(name="web", group="g", url="https://example.com/"),
+        files.Probe(name="db", group="g", url="tcp://db:5432", conditions=("[CONNECTED] == true",)),
+    ]
+    config = yaml.safe_load(files.gatus_config(probes))
+    assert [e["interval"] for e in config["endpoints"]] == ["30s", "30s"]
+    assert all(e["alerts"][0]["type"] == "discord" for e in config["endpoints"])
+    assert config["endpoints"][1]["conditions"] == ["[CONNECTED] == true"]
+    assert files.gatus_alerting("URL") == {"alerting": {"discord": {"webhook-url": "URL"}}}
+
+
+def test_grafana_datasources_read_the_token_from_a_file():
+    sources = yaml.safe_load(
+        files.grafana_datasources(influx_token_file="/run/secrets/t", default_bucket="b")
+    )["datasources"]
+    assert sources[0]["secureJsonData"] == {"token": "$__file{/run/secrets/t}"}
+    assert sources[0]["jsonData"]["defaultBucket"] == "b"

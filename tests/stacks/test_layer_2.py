@@ -1,0 +1,290 @@
+"""Behaviour of the synthesized layer_2 stack, read from its cdk.tf.json."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import hcl2
+import yaml
+
+from constructs_lib.validation import image_problem
+from tests.conftest import config_content, networks_of, resources, service_labels, services
+
+DATA_SERVICES = {
+    "redis",
+    "rabbitmq",
+    "influxdb",
+    "grafana",
+    "n8n",
+    "neo4j",
+    "gatus",
+    "loki",
+    "telegraf",
+}
+# The architecture's topology: who is on which network.
+TOPOLOGY = {
+    "redis": {"platform-network", "chatwoot-network"},
+    "rabbitmq": {"platform-network", "traefik-ingress"},
+    "influxdb": {"monitoring-network"},
+    "grafana": {"monitoring-network", "traefik-ingress"},
+    "n8n": {"traefik-ingress"},
+    "neo4j": {"platform-network"},
+    "gatus": {"traefik-ingress", "monitoring-network"},
+    "loki": {"monitoring-network"},
+    "telegraf": {"monitoring-network", "metrics-socket"},
+    "metrics-socket-proxy": {"metrics-socket"},
+}
+WEB_UIS = {"rabbitmq", "grafana", "n8n", "gatus"}
+
+
+def test_the_nine_data_services_and_telegrafs_socket_proxy(layer_2):
+    assert set(services(layer_2)) == DATA_SERVICES | {"metrics-socket-proxy"}
+
+
+def test_every_service_is_on_exactly_its_networks(layer_2):
+    found = {name: networks_of(layer_2, s) for name, s in services(layer_2).items()}
+    assert found == TOPOLOGY
+
+
+def test_only_services_with_a_web_ui_join_the_ingress_network_and_all_are_routed(layer_2):
+    on_ingress = {
+        name
+        for name, s in services(layer_2).items()
+        if "traefik-ingress" in networks_of(layer_2, s)
+    }
+    assert on_ingress == WEB_UIS
+    for name in WEB_UIS:
+        labels = service_labels(services(layer_2)[name])
+        assert labels["traefik.enable"] == "true", name
+        assert labels[f"traefik.http.routers.{name}.tls"] == "true", name
+        assert labels["traefik.swarm.network"] == "traefik-ingress", name
+
+
+def test_the_ingress_network_comes_from_layer_1_through_remote_state(layer_2):
+    (remote,) = layer_2["data"]["terraform_remote_state"].values()
+    assert remote["backend"] == "s3"
+    assert remote["config"]["key"] == "sprocket-infra/layer_1.tfstate"
+    assert remote["config"]["bucket"] == "sprocket-terraform-state"
+
+
+def test_every_service_is_pinned_limited_and_rolls_back(layer_2):
+    for name, service in services(layer_2).items():
+        task = service["task_spec"]
+        assert image_problem(task["container_spec"]["image"]) is None, name
+        assert task["resources"]["limits"]["memory_bytes"] > 0, name
+        assert 0 < task["restart_policy"]["max_attempts"] <= 10, name
+        assert service["update_config"]["failure_action"] == "rollback", name
+
+
+def test_stateful_services_keep_a_volume_and_update_stop_first(layer_2):
+    for name in DATA_SERVICES - {"telegraf"}:
+        service = services(layer_2)[name]
+        mounts = service["task_spec"]["container_spec"].get("mounts", [])
+        assert any(m["type"] == "volume" for m in mounts), name
+        assert service["update_config"]["order"] == "stop-first", name
+
+
+def test_only_socket_proxies_mount_the_docker_socket_read_only(layer_2):
+    for name, service in services(layer_2).items():
+        for mount in service["task_spec"]["container_spec"].get("mounts", []):
+            if "docker.sock" in mount.get("source", ""):
+                assert name == "metrics-socket-proxy" and mount["read_only"] is True
+
+
+SECRET_ENV = re.compile(r"PASSWORD|TOKEN|SECRET|_KEY$|^N8N_ENCRYPTION|AUTH$")
+
+
+def test_no_credential_is_a_literal(layer_2):
+    # Every secret's data is a Terraform expression...
+    for rid, secret in resources(layer_2, "docker_secret").items():
+        assert re.fullmatch(r"\$\{base64encode\(.+\)\}", secret["data"], re.S), rid
+    # ...and credential-looking environment variables only point at secret files.
+    for name, service in services(layer_2).items():
+        for key, value in service["task_spec"]["container_spec"].get("env", {}).items():
+            switch = value in ("0", "1", "true", "false")
+            if SECRET_ENV.search(key.removesuffix("_FILE").removesuffix("__FILE")) and not switch:
+                assert key.endswith("FILE") and value.startswith("/run/secrets/"), (name, key)
+    # ...and generated values are only ever written to Vault as expressions.
+    for rid, kv in resources(layer_2, "vault_kv_secret_v2").items():
+        assert kv["data_json"].startswith("${jsonencode("), rid
+
+
+def test_redis_requires_a_password_and_persists_rdb_and_aof(layer_2):
+    redis = services(layer_2)["redis"]
+    spec = redis["task_spec"]["container_spec"]
+    conf = config_content(layer_2, redis, "/usr/local/etc/redis/redis.conf")
+    # The config file is actually loaded...
+    assert spec["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
+    # ...persists both ways, and takes its password last, from a secret file.
+    assert "appendonly yes" in conf and re.search(r"^save \d+ \d+", conf, re.M)
+    assert conf.strip().splitlines()[-1] == "include /run/secrets/redis-auth.conf"
+    assert "requirepass" not in conf
+    data = resources(layer_2, "docker_secret")["redis_auth_secret"]["data"]
+    assert 'format("requirepass %s\\n", random_password.redis_password.result)' in data
+
+
+def test_rabbitmq_has_real_users_and_a_vhost_per_environment(layer_2):
+    rabbit = services(layer_2)["rabbitmq"]
+    conf = config_content(layer_2, rabbit, "/etc/rabbitmq/conf.d/30-sprocket.conf")
+    assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
+    data = resources(layer_2, "docker_secret")["rabbitmq_definitions_secret"]["data"]
+    assert '"name" = "sprocket-main"' in data and '"name" = "sprocket-staging"' in data
+    assert '"vhosts" = [{"name" = "main"}, {"name" = "staging"}]' in data
+    assert "guest" not in data
+    assert rabbit["task_spec"]["container_spec"]["hostname"] == "rabbitmq"
+
+
+def test_influxdb_org_buckets_and_retention(layer_2):
+    influx = services(layer_2)["influxdb"]
+    env = influx["task_spec"]["container_spec"]["env"]
+    assert env["DOCKER_INFLUXDB_INIT_ORG"] == "sprocket"
+    assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == "sprocket_main"
+    assert env["DOCKER_INFLUXDB_INIT_RETENTION"] == "30d"
+    script = config_content(layer_2, influx, "/docker-entrypoint-initdb.d/10-buckets.sh")
+    assert "--name sprocket_staging --retention 30d" in script
+
+
+def test_grafana_provisions_influxdb_and_loki_and_refuses_anonymous_users(layer_2):
+    grafana = services(layer_2)["grafana"]
+    env = grafana["task_spec"]["container_spec"]["env"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_DATABASE_USER"] == "grafana" and env["GF_DATABASE_SSL_MODE"] == "require"
+    sources = yaml.safe_load(
+        config_content(layer_2, grafana, "/etc/grafana/provisioning/datasources/sprocket.yaml")
+    )["datasources"]
+    assert {s["type"] for s in sources} == {"influxdb", "loki"}
+    influx = next(s for s in sources if s["type"] == "influxdb")
+    assert influx["secureJsonData"]["token"] == "$__file{/run/secrets/influxdb-token}"
+
+
+def test_services_use_their_own_database_logins_never_the_admin(layer_2):
+    users = {u["name"] for u in resources(layer_2, "digitalocean_database_user").values()}
+    dbs = {d["name"] for d in resources(layer_2, "digitalocean_database_db").values()}
+    assert users == dbs == {"grafana", "n8n"}
+    assert "doadmin" not in json.dumps(layer_2)
+    n8n = services(layer_2)["n8n"]["task_spec"]["container_spec"]["env"]
+    assert n8n["DB_POSTGRESDB_USER"] == "n8n" and n8n["DB_POSTGRESDB_SSL_ENABLED"] == "true"
+
+
+def test_neo4j_authentication_comes_from_a_secret(layer_2):
+    env = services(layer_2)["neo4j"]["task_spec"]["container_spec"]["env"]
+    assert env["NEO4J_AUTH_FILE"] == "/run/secrets/neo4j-auth"
+    assert "NEO4J_AUTH" not in env
+
+
+def test_gatus_checks_every_public_endpoint_every_30s_with_the_webhook_only_in_a_secret(layer_2):
+    gatus = services(layer_2)["gatus"]
+    config = yaml.safe_load(config_content(layer_2, gatus, "/config/endpoints.yaml"))
+    urls = {e["url"] for e in config["endpoints"]}
+    for host in (
+        "vault.sprocket.mlesports.gg",
+        "grafana.sprocket.mlesports.gg",
+        "n8n.sprocket.mlesports.gg",
+        "sprocket.mlesports.gg/",
+        "api.sprocket.mlesports.gg",
+        "api.staging.sprocket.mlesports.gg",
+    ):
+        assert any(host in url for url in urls), host
+    assert {e["interval"] for e in config["endpoints"]} == {"30s"}
+    assert "alerting" not in config and "webhook" not in json.dumps(config)
+    (secret,) = gatus["task_spec"]["container_spec"]["secrets"]
+    assert secret["file_name"] == "/config/alerting.yaml"
+    assert layer_2["variable"]["gatus_discord_webhook_url"]["sensitive"] is True
+
+
+def test_loki_keeps_seven_days_on_the_filesystem(layer_2):
+    loki = services(layer_2)["loki"]
+    config = yaml.safe_load(config_content(layer_2, loki, "/etc/loki/config.yaml"))
+    assert config["limits_config"]["retention_period"] == "168h"
+    assert config["compactor"]["retention_enabled"] is True
+    assert config["schema_config"]["configs"][0]["object_store"] == "filesystem"
+
+
+def test_telegraf_reads_docker_through_its_proxy_and_the_token_from_a_secret(layer_2):
+    telegraf = services(layer_2)["telegraf"]
+    conf = config_content(layer_2, telegraf, "/etc/telegraf/telegraf.conf")
+    assert 'endpoint = "tcp://metrics-socket-proxy:2375"' in conf
+    assert 'token = "@{docker_secrets:influx_token}"' in conf
+    assert "[[inputs.cpu]]" in conf and "[[inputs.docker]]" in conf
+    (secret,) = telegraf["task_spec"]["container_spec"]["secrets"]
+    assert secret["file_name"] == "/run/secrets/influx_token" and secret["file_mode"] == 0o440
+    assert telegraf["task_spec"]["container_spec"]["groups"] == [secret["file_gid"]]
+
+
+def policy_paths(document: dict) -> dict[str, dict[str, list[str]]]:
+    """Policy name -> path -> capabilities, parsed from the HCL Vault would store."""
+    parsed = {}
+    for policy in resources(document, "vault_policy").values():
+        blocks = hcl2.loads(policy["policy"])["path"]
+        parsed[policy["name"]] = {
+            path.strip('"'): [c.strip('"') for c in body["capabilities"]]
+            for block in blocks
+            for path, body in block.items()
+        }
+    return parsed
+
+
+def test_policies_parse_and_only_admins_reach_beyond_the_mounts_or_hold_sudo(layer_2):
+    policies = policy_paths(layer_2)
+    assert set(policies) == {
+        "admins",
+        "readonly",
+        "developers",
+        "ops",
+        "infrastructure-service",
+        "platform-service",
+    }
+    for name, paths in policies.items():
+        if name == "admins":
+            continue
+        for path, caps in paths.items():
+            assert path.split("/")[0] in ("infrastructure", "platform"), (name, path)
+            assert "sudo" not in caps, (name, path)
+
+
+def test_policies_grant_what_each_role_needs_and_no_more(layer_2):
+    policies = policy_paths(layer_2)
+    assert set(policies["readonly"]["platform/data/*"]) == {"read"}
+    assert {p.split("/")[0] for p in policies["developers"]} == {"platform"}
+    assert {p.split("/")[0] for p in policies["ops"]} == {"infrastructure"}
+    assert policies["infrastructure-service"]["infrastructure/data/*"] == ["read"]
+    assert "create" in policies["platform-service"]["platform/data/+/generated/*"]
+    assert policies["platform-service"]["platform/data/*"] == ["read"]
+
+
+def test_github_teams_map_to_policies(layer_2):
+    (backend,) = resources(layer_2, "vault_github_auth_backend").values()
+    assert backend["organization"] == "SprocketBot"
+    teams = {t["team"]: t["policies"] for t in resources(layer_2, "vault_github_team").values()}
+    assert teams == {
+        "github-admin": ["admins"],
+        "github-readonly": ["readonly"],
+        "github-developers": ["developers"],
+        "github-ops": ["ops"],
+    }
+
+
+def test_kv_v2_mounts_and_audit_device(layer_2):
+    mounts = {m["path"]: m for m in resources(layer_2, "vault_mount").values()}
+    assert set(mounts) == {"infrastructure", "platform"}
+    assert all(m["type"] == "kv" and m["options"] == {"version": "2"} for m in mounts.values())
+    (audit,) = resources(layer_2, "vault_audit").values()
+    assert audit["type"] == "file" and audit["options"] == {"file_path": "stdout"}
+
+
+def test_service_tokens_are_periodic_renewed_and_output_as_sensitive(layer_2):
+    for token in resources(layer_2, "vault_token").values():
+        assert token["renewable"] is True and token["no_parent"] is True
+        assert 0 < token["renew_min_lease"] < int(token["period"].removesuffix("s"))
+    outputs = layer_2["output"]
+    for name in ("InfrastructureVaultToken", "PlatformVaultToken"):
+        assert outputs[name]["sensitive"] is True
+        assert outputs[name]["value"].startswith("${vault_token.")
+    for name in ("PostgresHostname", "PostgresPort", "MonitoringNetworkId", "MinioUrl"):
+        assert outputs[name]["sensitive"] is False
+    assert outputs["MinioUrl"]["value"] == "https://nyc3.digitaloceanspaces.com"
+
+
+def test_layer_2_state_key(layer_2):
+    assert layer_2["terraform"]["backend"]["s3"]["key"] == "sprocket-infra/layer_2.tfstate"
