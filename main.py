@@ -22,10 +22,15 @@ def build(root: Path = ROOT, outdir: str | None = None):
 
     from stacks.layer_1 import Layer1Stack
     from stacks.layer_2 import Layer2Stack
+    from stacks.platform import PlatformStack
 
     app = App(outdir=outdir) if outdir else App()
     layer_1 = Layer1Stack(app, "layer_1", config)
-    Layer2Stack(app, "layer_2", config, layer_1.outputs)
+    layer_2 = Layer2Stack(app, "layer_2", config, layer_1.outputs)
+    for name, environment in sorted(config.environments.items()):
+        PlatformStack(
+            app, f"platform-{name}", config, environment, layer_1.outputs, layer_2.outputs
+        )
     return app
 
 

@@ -26,13 +26,23 @@ def use_digitalocean(stack: TerraformStack) -> DigitaloceanProvider:
     return DigitaloceanProvider(stack, "digitalocean")
 
 
-def use_vault(stack: TerraformStack, address: str, token: str | None = None) -> VaultProvider:
+def use_vault(
+    stack: TerraformStack, address: str, token: str | None = None, *, alias: str | None = None
+) -> VaultProvider:
     """Vault at ``address``; ``token`` (an expression, e.g. another stack's output) or VAULT_TOKEN.
 
     The provider would otherwise mint a child token for every run; the token is used as
-    it is, so its own policies are what apply.
+    it is, so its own policies are what apply. ``alias`` names a second Vault provider
+    (another token) in the same stack.
     """
-    return VaultProvider(stack, "vault", address=address, token=token, skip_child_token=True)
+    return VaultProvider(
+        stack,
+        f"vault_{alias}" if alias else "vault",
+        address=address,
+        token=token,
+        alias=alias,
+        skip_child_token=True,
+    )
 
 
 def use_random(stack: TerraformStack) -> RandomProvider:

@@ -64,13 +64,22 @@ class SpacesBucket(Construct):
 
     def access_key(self, id: str, key_name: str, *, read_only: bool = False) -> SpacesKey:
         """A Spaces access key limited to this bucket (the resource holds the secret key)."""
-        return SpacesKey(
-            self,
-            id,
-            name=key_name,
-            grant=[
-                SpacesKeyGrant(
-                    bucket=self.resource.name, permission="read" if read_only else "readwrite"
-                )
-            ],
-        )
+        return spaces_access_key(self, id, key_name, [self], read_only=read_only)
+
+
+def spaces_access_key(
+    scope: Construct,
+    id: str,
+    key_name: str,
+    buckets: list[SpacesBucket],
+    *,
+    read_only: bool = False,
+) -> SpacesKey:
+    """A Spaces key granted ``buckets`` only; its access_key and secret_key are expressions."""
+    permission = "read" if read_only else "readwrite"
+    return SpacesKey(
+        scope,
+        id,
+        name=key_name,
+        grant=[SpacesKeyGrant(bucket=b.resource.name, permission=permission) for b in buckets],
+    )

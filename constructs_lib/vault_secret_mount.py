@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cdktf import TerraformProvider
 from cdktf_cdktf_provider_vault.data_vault_kv_secret_v2 import DataVaultKvSecretV2
 from constructs import Construct
 
@@ -44,8 +45,12 @@ class VaultSecretMountProps:
     # Default: root. Set to the image's user when it does not run as root.
     uid: str = "0"
     gid: str = "0"
-    # Default: derived from mount, path and key.
+    # Default: derived from mount, path and key. Set a prefix per stack when several
+    # stacks mount the same Vault value: Swarm secret names are global to the swarm.
     secret_name: str | None = None
+    # Default: the stack's only Vault provider. Pass the aliased provider holding the
+    # token that may read this mount.
+    provider: TerraformProvider | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -72,19 +77,48 @@ class VaultSecretMountProps:
         return f"{self.directory.rstrip('/')}/{self.file_name or self.key + '.txt'}"
 
 
+class VaultKvRead(Construct):
+    """One Vault KV v2 secret read at plan time, for values other resources are built from.
+
+    ``value(key)`` is an expression; it never appears in the synthesized JSON.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        mount: str,
+        path: str,
+        provider: TerraformProvider | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.source = DataVaultKvSecretV2(
+            self, "Default", mount=mount, name=path, provider=provider
+        )
+        # Changes whenever a new version of the secret is written; reveals nothing of it.
+        self.version_marker: str = self.source.created_time
+
+    def value(self, key: str) -> str:
+        return self.source.data.lookup(key)
+
+
 class VaultSecretMount(Construct):
     def __init__(self, scope: Construct, id: str, props: VaultSecretMountProps) -> None:
         super().__init__(scope, id)
         self.props = props
-        self.source = DataVaultKvSecretV2(self, "Source", mount=props.mount, name=props.path)
+        read = VaultKvRead(
+            self, "Source", mount=props.mount, path=props.path, provider=props.provider
+        )
+        self.source = read.source
         name = props.secret_name or slug(f"{props.mount}-{props.path}-{props.key}")[:50]
         self.secret = SwarmSecret(
             self,
             "Default",
             SwarmSecretProps(
                 name=name,
-                value=self.source.data.lookup(props.key),
-                version_marker=self.source.created_time,
+                value=read.value(props.key),
+                version_marker=read.version_marker,
             ),
         )
         self.file = self.secret.file(props.target, mode=props.mode, uid=props.uid, gid=props.gid)

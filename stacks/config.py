@@ -178,6 +178,21 @@ class EnvironmentConfig(_Model):
     # Default: none, the environment is served at the cluster hostname itself (production).
     # Otherwise it is served at "<subdomain>.<hostname>" and "api.<subdomain>.<hostname>".
     subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    # Default: true. Each deploy resolves image_tag to the digest it points at and deploys
+    # that digest, so the plan shows exactly which build goes out.
+    pin_image_digests: bool = True
+    # Replicas per application (web, api, discord-bot, ...). Default: one of each.
+    replicas: dict[str, Annotated[int, Field(ge=1, le=20)]] = {}
+
+    @model_validator(mode="after")
+    def _known_apps(self) -> EnvironmentConfig:
+        from stacks.applications import APPS_BY_NAME
+
+        if unknown := sorted(set(self.replicas) - set(APPS_BY_NAME)):
+            raise ValueError(
+                f"replicas names unknown applications {unknown}; known: {sorted(APPS_BY_NAME)}"
+            )
+        return self
 
     def host(self, cluster: ClusterConfig, prefix: str | None = None) -> str:
         """``[<prefix>.][<subdomain>.]<hostname>``: where this environment serves ``prefix``."""

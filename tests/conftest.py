@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,12 +27,19 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return outdir
 
 
+# Every stack of the session's synthesis, for following cross-stack references.
+_SYNTHESIZED: dict[str, dict] = {}
+
+
 @pytest.fixture(scope="session")
 def stacks(synth_dir: Path) -> dict[str, dict]:
-    return {
-        d.name: json.loads((d / "cdk.tf.json").read_text())
-        for d in sorted((synth_dir / "stacks").iterdir())
-    }
+    _SYNTHESIZED.update(
+        {
+            d.name: json.loads((d / "cdk.tf.json").read_text())
+            for d in sorted((synth_dir / "stacks").iterdir())
+        }
+    )
+    return dict(_SYNTHESIZED)
 
 
 @pytest.fixture(scope="session")
@@ -103,20 +111,23 @@ def layer_2(stacks: dict[str, dict]) -> dict:
     return stacks["layer_2"]
 
 
-def all_network_names(document: dict) -> dict[str, str]:
-    """Like ``network_names``, plus networks read from layer_1's remote state."""
-    names = network_names(document)
-    for name in ("traefik_ingress", "vault_network", "socket_proxy_network"):
-        ref = (
-            "${data.terraform_remote_state.cross-stack-reference-input-layer_1.outputs."
-            f"cross-stack-output-docker_network{name}id}}"
-        )
-        names[ref] = name.replace("_network", "").replace("_", "-") + (
-            "-network" if name == "vault_network" else ""
-        )
-    return names
+_REMOTE_NETWORK = re.compile(
+    r"^\$\{data\.terraform_remote_state\.cross-stack-reference-input-(?P<stack>[\w-]+)"
+    r"\.outputs\.cross-stack-output-docker_network(?P<rid>\w+)id\}$"
+)
 
 
 def networks_of(document: dict, service: dict) -> set[str]:
-    names = all_network_names(document)
-    return {names[n["name"]] for n in service["task_spec"].get("networks_advanced", [])}
+    """Docker names of a service's networks, following references into earlier stacks."""
+    local = network_names(document)
+    names = set()
+    for network in service["task_spec"].get("networks_advanced", []):
+        ref = network["name"]
+        if ref in local:
+            names.add(local[ref])
+            continue
+        match = _REMOTE_NETWORK.match(ref)
+        assert match, f"unresolvable network reference {ref}"
+        owner = _SYNTHESIZED[match["stack"]]
+        names.add(resources(owner, "docker_network")[match["rid"]]["name"])
+    return names

@@ -7,7 +7,7 @@ Update with `.venv/bin/python -m pytest tests/test_snapshots.py --snapshot-updat
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-STACKS = ["layer_1", "layer_2"]
+STACKS = ["layer_1", "layer_2", "platform-main", "platform-staging"]
 
 
 @pytest.fixture
