@@ -19,9 +19,9 @@ SENTINELS = {
     "DIGITALOCEAN_TOKEN": "dop_v1_" + "0" * 56,
     "SPACES_ACCESS_KEY_ID": "DO00SENTINELACCESSKEY",
     "SPACES_SECRET_ACCESS_KEY": "sentinel-spaces-secret-key-value",
-    "AWS_ACCESS_KEY_ID": "AKIASENTINEL00000000",
+    "AWS_ACCESS_KEY_ID": "AKIA" + "SENTINEL" * 2,
     "AWS_SECRET_ACCESS_KEY": "sentinel-aws-secret-access-key",
-    "VAULT_TOKEN": "hvs.SENTINELSENTINELSENTINEL",
+    "VAULT_TOKEN": "hvs." + "SENTINEL" * 3,
     "TF_VAR_traefik_dashboard_users": "admin:$2y$05$sentinelhash",
     "TF_VAR_vault_unseal_keys": "c2VudGluZWwta2V5",
 }

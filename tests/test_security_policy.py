@@ -1,0 +1,187 @@
+"""The security policy holds for every synthesized stack, and each rule can fail."""
+
+from __future__ import annotations
+
+import base64
+import copy
+
+import pytest
+import yaml
+
+from tests import security_rules as rules
+from tests.conftest import resources, services
+
+STACK_NAMES = ["layer_1", "layer_2", "platform-main", "platform-staging"]
+
+
+@pytest.mark.parametrize("stack_name", STACK_NAMES)
+@pytest.mark.parametrize("rule_name", sorted(rules.RULES))
+def test_every_stack_complies(stacks, stack_name, rule_name):
+    assert rules.RULES[rule_name](stacks[stack_name]) == []
+
+
+def first(mapping: dict) -> dict:
+    return next(iter(mapping.values()))
+
+
+def break_literal_secret(s):
+    first(resources(s["layer_1"], "docker_secret"))["data"] = base64.b64encode(b"x").decode()
+    return s["layer_1"]
+
+
+def break_credential_in_env(s):
+    spec = services(s["layer_2"])["redis"]["task_spec"]["container_spec"]
+    spec["env"] = {"TOKEN": "dop_v1_" + "ab" * 16}
+    return s["layer_2"]
+
+
+def break_public_database_port(s):
+    fw = first(resources(s["layer_1"], "digitalocean_firewall"))
+    fw["inbound_rule"].append(
+        {"protocol": "tcp", "port_range": "5432", "source_addresses": ["0.0.0.0/0"]}
+    )
+    return s["layer_1"]
+
+
+def break_published_port(s):
+    services(s["layer_2"])["redis"]["endpoint_spec"]["ports"] = [
+        {"target_port": 6379, "published_port": 6379}
+    ]
+    return s["layer_2"]
+
+
+def break_open_ssh(s):
+    fw = first(resources(s["layer_1"], "digitalocean_firewall"))
+    fw["inbound_rule"].append({"protocol": "tcp", "port_range": "22", "source_addresses": ["::/0"]})
+    return s["layer_1"]
+
+
+def break_socket_in_vault(s):
+    spec = services(s["layer_1"])["vault"]["task_spec"]["container_spec"]
+    spec["mounts"] = [
+        {"type": "bind", "source": "/var/run/docker.sock", "target": "/s", "read_only": True}
+    ]
+    return s["layer_1"]
+
+
+def break_writable_socket(s):
+    spec = services(s["layer_1"])["socket-proxy"]["task_spec"]["container_spec"]
+    spec["mounts"][0]["read_only"] = False
+    return s["layer_1"]
+
+
+def break_unpinned_image(s):
+    services(s["layer_2"])["loki"]["task_spec"]["container_spec"]["image"] = "grafana/loki:latest"
+    return s["layer_2"]
+
+
+def break_tag_without_digest(s):
+    spec = services(s["platform-main"])["main-web"]["task_spec"]["container_spec"]
+    spec["image"] = "asaxplayinghorse/sprocket-web:${var.tag}"
+    return s["platform-main"]
+
+
+def break_no_limits(s):
+    del services(s["layer_2"])["neo4j"]["task_spec"]["resources"]["limits"]
+    return s["layer_2"]
+
+
+def break_unbounded_restarts(s):
+    services(s["layer_2"])["neo4j"]["task_spec"]["restart_policy"]["max_attempts"] = 0
+    return s["layer_2"]
+
+
+def break_no_rollback(s):
+    services(s["layer_2"])["neo4j"]["update_config"]["failure_action"] = "pause"
+    return s["layer_2"]
+
+
+def break_stateful_start_first(s):
+    services(s["layer_2"])["redis"]["update_config"]["order"] = "start-first"
+    return s["layer_2"]
+
+
+def break_secret_mode(s):
+    spec = services(s["platform-main"])["main-api"]["task_spec"]["container_spec"]
+    spec["secrets"][0]["file_mode"] = 0o444
+    return s["platform-main"]
+
+
+def break_token_output(s):
+    s["layer_2"]["output"]["PlatformVaultToken"]["sensitive"] = False
+    return s["layer_2"]
+
+
+def break_variable(s):
+    s["layer_1"]["variable"]["traefik_dashboard_users"]["sensitive"] = False
+    return s["layer_1"]
+
+
+def break_traefik_static(change):
+    def breaker(s):
+        for config in resources(s["layer_1"], "docker_config").values():
+            if not config["name"].startswith("traefik-traefik-yml-"):
+                continue
+            document = yaml.safe_load(base64.b64decode(config["data"]))
+            if "entryPoints" in document:
+                change(document)
+                config["data"] = base64.b64encode(yaml.safe_dump(document).encode()).decode()
+        return s["layer_1"]
+
+    breaker.__name__ = f"break_traefik_{change.__name__}"
+    return breaker
+
+
+def insecure_api(document):
+    document["api"]["insecure"] = True
+
+
+def no_redirect(document):
+    document["entryPoints"]["web"].pop("http")
+
+
+def break_bucket(field, value):
+    def breaker(s):
+        first(resources(s["platform-main"], "digitalocean_spaces_bucket"))[field] = value
+        return s["platform-main"]
+
+    breaker.__name__ = f"break_bucket_{field}"
+    return breaker
+
+
+BROKEN = [
+    ("no_literal_secrets", break_literal_secret),
+    ("no_literal_secrets", break_credential_in_env),
+    ("only_web_ports_public", break_public_database_port),
+    ("only_web_ports_public", break_published_port),
+    ("ssh_only_from_admins", break_open_ssh),
+    ("docker_socket_only_in_proxies", break_socket_in_vault),
+    ("docker_socket_only_in_proxies", break_writable_socket),
+    ("images_pinned", break_unpinned_image),
+    ("images_pinned", break_tag_without_digest),
+    ("limits_restarts_and_rollback", break_no_limits),
+    ("limits_restarts_and_rollback", break_unbounded_restarts),
+    ("limits_restarts_and_rollback", break_no_rollback),
+    ("stateful_services_stop_first", break_stateful_start_first),
+    ("secret_files_private", break_secret_mode),
+    ("sensitive_outputs_marked", break_token_output),
+    ("sensitive_outputs_marked", break_variable),
+    ("traefik_never_insecure", break_traefik_static(insecure_api)),
+    ("traefik_never_insecure", break_traefik_static(no_redirect)),
+    ("buckets_private_and_versioned", break_bucket("acl", "public-read")),
+    ("buckets_private_and_versioned", break_bucket("versioning", {"enabled": False})),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule_name", "breaker"), BROKEN, ids=[f"{r}-{b.__name__}" for r, b in BROKEN]
+)
+def test_each_rule_catches_a_broken_stack(stacks, rule_name, breaker):
+    # GIVEN a copy of the synthesized stacks with one deliberate violation
+    broken = breaker(copy.deepcopy(stacks))
+    # THEN the rule reports it
+    assert rules.RULES[rule_name](broken), f"{rule_name} missed {breaker.__name__}"
+
+
+def test_every_rule_has_a_broken_case():
+    assert {rule for rule, _ in BROKEN} == set(rules.RULES)
