@@ -8,6 +8,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -c1-12)
+# checkov pins dependencies that clash with the project's, so it gets a virtualenv of its own.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 
 .PHONY: synth test lint format clean
 
@@ -22,12 +25,17 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	rm -f node_modules/.installed-* && touch $@
 
+$(CHECKOV_STAMP):
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	rm -f .venv-checkov/.installed-* && touch $@
+
 ## Synthesize every stack into cdktf.out/stacks/<stack>/cdk.tf.json (no credentials needed).
 synth: $(STAMP)
 	$(PY) scripts/synth.py
 
 ## Run the whole test suite, lint included.
-test: $(STAMP) $(NPM_STAMP)
+test: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
