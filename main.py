@@ -38,7 +38,9 @@ def main() -> int:
     try:
         app = build()
     except ConfigError as error:
-        print(f"configuration is invalid ({len(error.problems)} problems):", file=sys.stderr)
+        count = len(error.problems)
+        noun = "problem" if count == 1 else "problems"
+        print(f"configuration is invalid ({count} {noun}):", file=sys.stderr)
         for problem in error.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2

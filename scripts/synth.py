@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -35,11 +35,13 @@ def synth(root: Path = ROOT, outdir_name: str = "cdktf.out") -> int:
     outdir = root / outdir_name
     staging = Path(tempfile.mkdtemp(prefix=f"{outdir_name}.", dir=root))
     try:
-        env = {**os.environ, "CDKTF_OUTDIR": str(staging)}
-        result = subprocess.run([sys.executable, str(root / "main.py")], env=env, check=False)
-        if result.returncode != 0:
+        # main.py runs in this process (one interpreter start, not two); cdktf reads the
+        # output directory from CDKTF_OUTDIR, as it does under `npx cdktf synth`.
+        os.environ["CDKTF_OUTDIR"] = str(staging)
+        status = runpy.run_path(str(root / "main.py"), run_name="synth")["main"]()
+        if status != 0:
             print(f"synth failed; {outdir_name}/ left unchanged", file=sys.stderr)
-            return result.returncode
+            return status
         previous = root / f"{outdir_name}.previous"
         shutil.rmtree(previous, ignore_errors=True)
         if outdir.exists():

@@ -21,6 +21,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from constructs_lib.validation import cidr_problem, hostname_problem, image_problem, port_problem
 
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+# Host prefixes services already use under the cluster hostname; an environment's
+# subdomain must not shadow them (staging at "api" would collide with production's API).
+RESERVED_SUBDOMAINS = frozenset(
+    {"api", "image-generation", "traefik", "vault", "grafana", "n8n", "gatus", "rabbitmq"}
+)
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 
@@ -183,6 +188,15 @@ class EnvironmentConfig(_Model):
     pin_image_digests: bool = True
     # Replicas per application (web, api, discord-bot, ...). Default: one of each.
     replicas: dict[str, Annotated[int, Field(ge=1, le=20)]] = {}
+
+    @model_validator(mode="after")
+    def _subdomain_free(self) -> EnvironmentConfig:
+        if self.subdomain in RESERVED_SUBDOMAINS:
+            raise ValueError(
+                f"subdomain {self.subdomain!r} is a host other services use; "
+                f"not one of {sorted(RESERVED_SUBDOMAINS)}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _known_apps(self) -> EnvironmentConfig:

@@ -98,7 +98,7 @@ def test_bad_configuration_lists_every_problem_and_keeps_previous_output(project
     # THEN it fails with one message naming each problem, without a traceback
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "configuration is invalid (5 problems)" in result.stderr
+    assert "configuration is invalid (5 problems):" in result.stderr
     for expected in (
         "config/cluster.yaml: postgres.port: got 0",
         "config/cluster.yaml: hostname: got 'not a hostname'",

@@ -1,0 +1,144 @@
+"""Bad-input matrix: each malformed configuration stops `make synth` the same careful way.
+
+Each case runs scripts/synth.py (what `make synth` runs) against a copy of the shipped
+configuration with one mistake, over a previous cdktf.out, and expects: exit status 2,
+a message naming the file, the field and the value with what is allowed, no traceback,
+and the previous output byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+Edit = Callable[[Path], None]
+
+
+def set_field(relative: str, dotted: str, value) -> Edit:
+    def edit(config: Path) -> None:
+        path = config / relative
+        data = yaml.safe_load(path.read_text()) or {}
+        *parents, leaf = dotted.split(".")
+        target = data
+        for key in parents:
+            target = target[key]
+        target[leaf] = value
+        path.write_text(yaml.safe_dump(data))
+
+    return edit
+
+
+def drop_field(relative: str, dotted: str) -> Edit:
+    def edit(config: Path) -> None:
+        path = config / relative
+        data = yaml.safe_load(path.read_text())
+        *parents, leaf = dotted.split(".")
+        target = data
+        for key in parents:
+            target = target[key]
+        del target[leaf]
+        path.write_text(yaml.safe_dump(data))
+
+    return edit
+
+
+def write(relative: str, text: str) -> Edit:
+    def edit(config: Path) -> None:
+        (config / relative).write_text(text)
+
+    return edit
+
+
+CLUSTER, IMAGES = "cluster.yaml", "images.yaml"
+STAGING = "environments/staging.yaml"
+
+CASES: list[tuple[str, Edit, str]] = [
+    ("unknown-key", set_field(CLUSTER, "hostnme", "x"), "config/cluster.yaml: hostnme: unknown key; allowed keys: acme_email, admin_ssh_cidrs"),
+    ("missing-hostname", drop_field(CLUSTER, "hostname"), "config/cluster.yaml: hostname: is required but missing"),
+    ("bad-hostname", set_field(CLUSTER, "hostname", "sprocket_gg"), "config/cluster.yaml: hostname: got 'sprocket_gg': must be a fully qualified"),
+    ("hostname-outside-zone", set_field(CLUSTER, "hostname", "sprocket.example.org"), "hostname 'sprocket.example.org' is not inside dns_zone 'mlesports.gg'"),
+    ("port-zero", set_field(CLUSTER, "postgres.port", 0), "config/cluster.yaml: postgres.port: got 0: must be a whole number from 1 to 65535"),
+    ("port-too-big", set_field(CLUSTER, "postgres.port", 65536), "config/cluster.yaml: postgres.port: got 65536"),
+    ("port-not-a-number", set_field(CLUSTER, "postgres.port", "five"), "config/cluster.yaml: postgres.port: got 'five': Input should be a valid integer"),
+    ("cidr-host-bits", set_field(CLUSTER, "admin_ssh_cidrs", ["203.0.113.7/24"]), "config/cluster.yaml: admin_ssh_cidrs.0: got '203.0.113.7/24': must be an IPv4 or IPv6 network"),
+    ("cidr-garbage", set_field(CLUSTER, "admin_ssh_cidrs", ["office"]), "admin_ssh_cidrs.0: got 'office'"),
+    ("bad-region", set_field(CLUSTER, "spaces_region", "NYC-3"), "config/cluster.yaml: spaces_region: got 'NYC-3': must be a DigitalOcean Spaces region"),
+    ("bad-state-bucket", set_field(CLUSTER, "state.bucket", "State_Bucket"), "config/cluster.yaml: state.bucket: got 'State_Bucket': must be 3-63 lower-case"),
+    ("bad-key-prefix", set_field(CLUSTER, "state.key_prefix", "/abs"), "config/cluster.yaml: state.key_prefix: got '/abs': String should match pattern"),
+    ("threshold-over-shares", set_field(CLUSTER, "vault.key_threshold", 9), "key_threshold (9) must not exceed key_shares (5)"),
+    ("pgp-key-count", set_field(CLUSTER, "vault.pgp_keys", ["a", "b"]), "pgp_keys has 2 keys: give exactly key_shares (5)"),
+    ("bad-acme-email", set_field(CLUSTER, "acme_email", "ops-at-example"), "config/cluster.yaml: acme_email: got 'ops-at-example'"),
+    ("untagged-image", set_field(IMAGES, "redis", "redis"), "config/images.yaml: redis: got 'redis': must be pinned: add an exact version tag"),
+    ("latest-image", set_field(IMAGES, "grafana", "grafana/grafana:latest"), "config/images.yaml: grafana: got 'grafana/grafana:latest': must not use the moving tag 'latest'"),
+    ("unknown-image", set_field(IMAGES, "chatwoot", "chatwoot/chatwoot:v4.0.0"), "config/images.yaml: chatwoot: unknown key; allowed keys: gatus, grafana"),
+    ("missing-image", drop_field(IMAGES, "loki"), "config/images.yaml: loki: is required but missing"),
+    ("latest-app-tag", set_field(STAGING, "image_tag", "latest"), "config/environments/staging.yaml: image_tag: got 'latest': must not be 'latest'"),
+    ("bad-app-tag", set_field(STAGING, "image_tag", "v1 beta"), "config/environments/staging.yaml: image_tag: got 'v1 beta': must be a Docker tag"),
+    ("unknown-env-key", set_field(STAGING, "replica", 2), "config/environments/staging.yaml: replica: unknown key; allowed keys: image_tag, name, pin_image_digests, replicas, subdomain"),
+    ("replicas-unknown-app", set_field(STAGING, "replicas", {"webb": 2}), "replicas names unknown applications ['webb']"),
+    ("replicas-zero", set_field(STAGING, "replicas", {"web": 0}), "config/environments/staging.yaml: replicas.web: got 0: Input should be greater than or equal to 1"),
+    ("reserved-subdomain", set_field(STAGING, "subdomain", "api"), "subdomain 'api' is a host other services use"),
+    ("two-bare-environments", drop_field(STAGING, "subdomain"), "environments ['main', 'staging'] are all served at the bare hostname"),
+    ("bad-env-file-name", write("environments/QA.yaml", "image_tag: qa\n"), "config/environments/QA.yaml: environment name 'QA' (from the file name) must be"),
+    ("yaml-syntax", write(CLUSTER, "hostname: [sprocket\n"), "config/cluster.yaml: not valid YAML (line 2"),
+    ("empty-file", write(IMAGES, ""), "config/images.yaml: must be a mapping of keys to values, got None"),
+    ("ssh-open-to-all", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/0"]), "admin_ssh_cidrs: '0.0.0.0/0' opens SSH to the whole internet"),
+]  # fmt: skip
+
+
+def digest(path: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "main.py", tmp_path / "main.py")
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    previous = tmp_path / "cdktf.out" / "stacks" / "layer_1"
+    previous.mkdir(parents=True)
+    (previous / "cdk.tf.json").write_text('{"previous": "output"}\n')
+    return tmp_path
+
+
+def test_the_matrix_has_at_least_twenty_distinct_mistakes():
+    assert len({name for name, _, _ in CASES}) == len(CASES) >= 20
+
+
+@pytest.mark.parametrize(("name", "edit", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_precisely_and_leaves_output_alone(project, name, edit, expected):
+    # GIVEN a previous synthesis and one mistake in the configuration
+    before = digest(project / "cdktf.out")
+    edit(project / "config")
+    # WHEN synthesizing
+    result = subprocess.run(
+        [sys.executable, str(project / "scripts" / "synth.py")],
+        cwd=project,
+        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # THEN it stops with status 2 and says exactly what is wrong, without a traceback
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    # AND the previous output is untouched, with no staging directory left behind
+    assert digest(project / "cdktf.out") == before
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith("cdktf.out")) == [
+        "cdktf.out"
+    ]
