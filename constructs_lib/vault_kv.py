@@ -30,15 +30,11 @@ class VaultKvMountProps:
     # Mount path. Changing it after the first deploy makes a new, empty mount.
     path: str
     description: str = ""
-    # Default: 10 versions of each secret are kept.
-    max_versions: int = 10
 
     def __post_init__(self) -> None:
         problems = []
         if not _SEGMENT.match(self.path):
             problems.append(f"path={self.path!r}: must be one segment of [A-Za-z0-9_.-]")
-        if not 1 <= self.max_versions <= 100:
-            problems.append(f"max_versions={self.max_versions}: must be from 1 to 100")
         raise_if("VaultKvMount", problems)
 
 

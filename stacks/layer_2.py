@@ -67,7 +67,7 @@ from stacks.vault_policies import (
     MOUNTS,
     PLATFORM,
     PLATFORM_SERVICE,
-    POLICIES,
+    policies,
 )
 
 GITHUB_ORGANIZATION = "SprocketBot"
@@ -131,7 +131,7 @@ class Layer2Stack(TerraformStack):
             "platform_kv",
             VaultKvMountProps(path=PLATFORM, description="Application secrets"),
         )
-        policies = {
+        vault_policies = {
             name: VaultPolicy(
                 self,
                 f"policy_{name.replace('-', '_')}",
@@ -139,7 +139,7 @@ class Layer2Stack(TerraformStack):
                     name=name, rules=rules, mounts=MOUNTS, administrator=name == ADMINS
                 ),
             )
-            for name, rules in POLICIES.items()
+            for name, rules in policies(environments).items()
         }
         VaultGithubAuth(
             self,
@@ -151,13 +151,15 @@ class Layer2Stack(TerraformStack):
             self,
             "infrastructure_token",
             VaultServiceTokenProps(
-                name="infrastructure", policies=[policies[INFRASTRUCTURE_SERVICE].name]
+                name="infrastructure", policies=[vault_policies[INFRASTRUCTURE_SERVICE].name]
             ),
         )
         platform_token = VaultServiceToken(
             self,
             "platform_token",
-            VaultServiceTokenProps(name="platform", policies=[policies[PLATFORM_SERVICE].name]),
+            VaultServiceTokenProps(
+                name="platform", policies=[vault_policies[PLATFORM_SERVICE].name]
+            ),
         )
 
         # --- Networks -----------------------------------------------------------------

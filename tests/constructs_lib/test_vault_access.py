@@ -73,7 +73,6 @@ def test_github_auth_maps_each_team(synth_stack):
             "token_ttl_s=10",
         ),
         (lambda: VaultKvMountProps(path="a/b"), "path='a/b'"),
-        (lambda: VaultKvMountProps(path="kv", max_versions=0), "max_versions=0"),
         (lambda: VaultKvSecretProps(mount="m", path="a//b", data={"k": "v"}), "path='a//b'"),
         (lambda: VaultKvSecretProps(mount="m", path="a", data={}), "at least one key"),
         (lambda: GeneratedSecretProps(mount="m", path="p", key="k", length=8), "length=8"),

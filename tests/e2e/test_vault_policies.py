@@ -1,0 +1,751 @@
+"""Vault policies end to end: layer_2's synthesized mounts and policies, loaded into real OpenBao.
+
+OpenBao (the open-source fork of Vault: same HTTP API and policy language) runs as
+``bao server -dev`` on 127.0.0.1, once for this module. Everything it enforces comes from the
+synthesized ``layer_2`` ``cdk.tf.json``, never from hand-written copies:
+
+- each ``vault_mount`` is enabled as synthesized (KV version 2), each ``vault_policy`` is written
+  with its synthesized HCL;
+- one token per policy is minted as root; the two ``vault_token`` resources are minted with their
+  own settings (orphan, periodic, default policy kept), their ``${vault_policy.<id>.name}``
+  references resolved to the policy names.
+
+Then every case of ``MATRIX`` (policy, operation, target, allowed?) is a real request with
+``hvac``; a denial must be exactly 403 (``hvac.exceptions.Forbidden``).
+
+The GitHub team -> policy mapping is checked on the JSON only: OpenBao ships no ``github`` auth
+plugin (../shared/reference/verifying-here.md).
+
+Last, the unsealer script (``UNSEAL_SCRIPT``) runs against a real, uninitialised, non-dev
+OpenBao (in-memory storage): it initialises it with PGP-encrypted shares, and once given the
+decrypted shares, unseals it, without printing any of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import hvac
+import hvac.exceptions
+import pytest
+import requests
+
+from constructs_lib.vault_config import UNSEAL_SCRIPT, render_init_request
+from tests.conftest import resources
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+BAO = Path(sys.executable).with_name("bao")
+ROOT_TOKEN = "e2e-root-token"  # the dev server's root token: a throwaway, loopback-only server
+# Bounds for everything that waits, so a hung server fails the test instead of hanging CI.
+START_TIMEOUT = 20
+STOP_TIMEOUT = 10
+REQUEST_TIMEOUT = 10
+SCRIPT_TIMEOUT = 30
+
+# --- What the synthesized JSON holds ---------------------------------------------------------
+
+_POLICY_REF = re.compile(r"^\$\{vault_policy\.(?P<id>[\w-]+)\.name\}$")
+
+
+def policy_name(document: dict, reference: str) -> str:
+    """A ``vault_token``'s policy entry as a policy name: follows ``${vault_policy.<id>.name}``."""
+    match = _POLICY_REF.match(reference)
+    if not match:
+        return reference
+    policy = resources(document, "vault_policy").get(match["id"])
+    assert policy is not None, f"{reference} names no vault_policy in the stack"
+    return policy["name"]
+
+
+def synthesized_policies(document: dict) -> dict[str, str]:
+    """Policy name -> policy HCL, as synthesized."""
+    return {p["name"]: p["policy"] for p in resources(document, "vault_policy").values()}
+
+
+# --- The allow/deny matrix -------------------------------------------------------------------
+
+ADMINS = "admins"
+# Secrets written as root before any case runs: "<mount>/<path inside the KV v2 mount>".
+SAMPLES: dict[str, dict[str, str]] = {
+    "platform/main/manual/oauth/google": {"client_id": "google-client-id"},
+    "platform/staging/chatwoot": {"api_token": "chatwoot-token"},
+    "platform/main/generated/jwt": {"secret": "jwt-secret"},
+    "infrastructure/redis": {"password": "redis-password"},
+    "infrastructure/rabbitmq/main": {"password": "rabbitmq-password"},
+}
+# Targets the delete/destroy cases remove; root (re)writes them just before each such case.
+SCRATCH = {
+    "platform/main/manual/scratch",
+    "platform/main/generated/scratch",
+    "infrastructure/scratch",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    policy: str
+    # One of KV_OPERATIONS (target: "<mount>/<path>", "<mount>/" for the mount's root)
+    # or SYS_OPERATIONS (target: "").
+    operation: str
+    target: str
+    allowed: bool
+
+    @property
+    def id(self) -> str:
+        verdict = "allowed" if self.allowed else "denied"
+        return f"{self.policy}:{self.operation}:{self.target or 'sys'}:{verdict}"
+
+
+def _cases(policy: str, allowed: list[tuple[str, str]], denied: list[tuple[str, str]]):
+    return [Case(policy, op, target, True) for op, target in allowed] + [
+        Case(policy, op, target, False) for op, target in denied
+    ]
+
+
+# Intent, written by hand: what each policy is for (stacks/vault_policies.py's docstrings).
+KV_INTENT: list[Case] = [
+    *_cases(
+        "platform-service",
+        allowed=[
+            ("read", "platform/main/manual/oauth/google"),
+            ("read", "platform/staging/chatwoot"),
+            ("read", "platform/main/generated/jwt"),
+            ("list", "platform/"),
+            ("list", "platform/main/generated"),
+            # "write only the values a platform stack generates itself"
+            ("write", "platform/main/generated/x"),
+            ("write", "platform/staging/generated/x"),
+            ("delete", "platform/main/generated/scratch"),
+        ],
+        denied=[
+            ("read", "infrastructure/redis"),
+            ("read", "infrastructure/rabbitmq/main"),
+            ("list", "infrastructure/"),
+            ("write", "platform/main/manual/oauth/google"),
+            ("write", "platform/staging/chatwoot"),
+            ("patch", "platform/staging/chatwoot"),
+            ("delete", "platform/main/manual/scratch"),
+            ("destroy", "platform/main/manual/scratch"),
+            ("write", "infrastructure/redis"),
+        ],
+    ),
+    *_cases(
+        "infrastructure-service",
+        allowed=[
+            ("read", "infrastructure/redis"),
+            ("read", "infrastructure/rabbitmq/main"),
+            ("list", "infrastructure/"),
+        ],
+        denied=[
+            ("write", "infrastructure/redis"),
+            ("patch", "infrastructure/redis"),
+            ("delete", "infrastructure/scratch"),
+            ("destroy", "infrastructure/scratch"),
+            ("read", "platform/main/manual/oauth/google"),
+            ("read", "platform/main/generated/jwt"),
+            ("list", "platform/"),
+            ("write", "platform/main/generated/x"),
+        ],
+    ),
+    *_cases(
+        "readonly",
+        allowed=[
+            *(("read", path) for path in SAMPLES),
+            ("list", "platform/"),
+            ("list", "infrastructure/"),
+        ],
+        denied=[
+            ("write", "infrastructure/redis"),
+            ("write", "platform/main/manual/oauth/google"),
+            ("write", "platform/main/generated/x"),
+            ("patch", "infrastructure/rabbitmq/main"),
+            ("patch", "platform/staging/chatwoot"),
+            ("delete", "infrastructure/scratch"),
+            ("delete", "platform/main/manual/scratch"),
+            ("destroy", "infrastructure/scratch"),
+            ("destroy", "platform/main/manual/scratch"),
+        ],
+    ),
+    *_cases(
+        "developers",
+        allowed=[
+            ("read", "platform/main/manual/oauth/google"),
+            ("read", "platform/staging/chatwoot"),
+            ("list", "platform/"),
+            ("write", "platform/main/manual/oauth/google"),
+            ("write", "platform/staging/chatwoot"),
+            ("patch", "platform/staging/chatwoot"),
+            ("delete", "platform/main/manual/scratch"),
+            ("destroy", "platform/main/manual/scratch"),
+        ],
+        denied=[
+            ("read", "infrastructure/redis"),
+            ("read", "infrastructure/rabbitmq/main"),
+            ("list", "infrastructure/"),
+            ("write", "infrastructure/redis"),
+            ("delete", "infrastructure/scratch"),
+        ],
+    ),
+    *_cases(
+        "ops",
+        allowed=[
+            ("read", "infrastructure/redis"),
+            ("read", "infrastructure/rabbitmq/main"),
+            ("list", "infrastructure/"),
+            ("write", "infrastructure/redis"),
+            ("patch", "infrastructure/rabbitmq/main"),
+            ("delete", "infrastructure/scratch"),
+            ("destroy", "infrastructure/scratch"),
+        ],
+        denied=[
+            ("read", "platform/main/manual/oauth/google"),
+            ("read", "platform/staging/chatwoot"),
+            ("list", "platform/"),
+            ("write", "platform/main/generated/x"),
+            ("delete", "platform/main/manual/scratch"),
+        ],
+    ),
+]
+# Vault's own configuration and other tokens: administrators only.
+SYS_OPERATION_NAMES = (
+    "policy-write",
+    "policy-read",
+    "policy-list",
+    "mount-enable",
+    "mount-list",
+    "auth-list",
+    "audit-list",
+    "token-create-admins",
+    "token-create-orphan",
+)
+NON_ADMIN_POLICIES = sorted({case.policy for case in KV_INTENT})
+MATRIX: list[Case] = [
+    *KV_INTENT,
+    # admins may do everything any other policy may or may not.
+    *(
+        Case(ADMINS, op, target, True)
+        for op, target in sorted({(c.operation, c.target) for c in KV_INTENT})
+    ),
+    *(
+        Case(policy, op, "", policy == ADMINS)
+        for policy in [ADMINS, *NON_ADMIN_POLICIES]
+        for op in SYS_OPERATION_NAMES
+    ),
+]
+
+
+def _param(case: Case):
+    return pytest.param(case, id=case.id)
+
+
+# --- Operations, as hvac requests ------------------------------------------------------------
+
+
+def split_target(target: str) -> tuple[str, str]:
+    mount, _, path = target.partition("/")
+    return mount, path
+
+
+def _kv(client: hvac.Client):
+    return client.secrets.kv.v2
+
+
+def payload(policy: str, target: str) -> dict[str, str]:
+    """What a write sends: the sample's keys (reads keep finding them) and the writer's mark."""
+    return {**SAMPLES.get(target, {"value": "e2e"}), f"written_by_{policy}": "1"}
+
+
+def op_read(client: hvac.Client, case: Case):
+    mount, path = split_target(case.target)
+    data = _kv(client).read_secret_version(path, mount_point=mount, raise_on_deleted_version=True)[
+        "data"
+    ]["data"]
+    assert SAMPLES[case.target].items() <= data.items(), data
+    return data
+
+
+def op_list(client: hvac.Client, case: Case):
+    mount, path = split_target(case.target)
+    keys = _kv(client).list_secrets(path, mount_point=mount)["data"]["keys"]
+    assert keys, f"nothing listed at {case.target}"
+    return keys
+
+
+def op_write(client: hvac.Client, case: Case):
+    mount, path = split_target(case.target)
+    return _kv(client).create_or_update_secret(
+        path, secret=payload(case.policy, case.target), mount_point=mount
+    )
+
+
+def op_patch(client: hvac.Client, case: Case):
+    # A real HTTP PATCH (hvac's kv.v2.patch is a read and a write, which needs no "patch").
+    mount, path = split_target(case.target)
+    return client.adapter.request(
+        "PATCH",
+        f"/v1/{mount}/data/{path}",
+        json={"data": {f"patched_by_{case.policy}": "1"}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+
+
+def op_delete(client: hvac.Client, case: Case):
+    # Soft delete of the latest version: DELETE <mount>/data/<path>.
+    mount, path = split_target(case.target)
+    return _kv(client).delete_latest_version_of_secret(path, mount_point=mount)
+
+
+def op_destroy(client: hvac.Client, case: Case):
+    # Every version and the metadata: DELETE <mount>/metadata/<path>.
+    mount, path = split_target(case.target)
+    return _kv(client).delete_metadata_and_all_versions(path, mount_point=mount)
+
+
+KV_OPERATIONS: dict[str, Callable[[hvac.Client, Case], object]] = {
+    "read": op_read,
+    "list": op_list,
+    "write": op_write,
+    "patch": op_patch,
+    "delete": op_delete,
+    "destroy": op_destroy,
+}
+SYS_OPERATIONS: dict[str, Callable[[hvac.Client, Case], object]] = {
+    "policy-write": lambda c, case: c.sys.create_or_update_acl_policy(
+        name=f"e2e-by-{case.policy}", policy='path "platform/data/*" { capabilities = ["read"] }'
+    ),
+    "policy-read": lambda c, case: c.sys.read_acl_policy(ADMINS),
+    "policy-list": lambda c, case: c.sys.list_acl_policies(),
+    "mount-enable": lambda c, case: c.sys.enable_secrets_engine(
+        "kv", path=f"e2e-by-{case.policy}", options={"version": "2"}
+    ),
+    "mount-list": lambda c, case: c.sys.list_mounted_secrets_engines(),
+    "auth-list": lambda c, case: c.sys.list_auth_methods(),
+    "audit-list": lambda c, case: c.sys.list_enabled_audit_devices(),
+    "token-create-admins": lambda c, case: c.auth.token.create(policies=[ADMINS], ttl="5m"),
+    "token-create-orphan": lambda c, case: c.auth.token.create_orphan(policies=[ADMINS], ttl="5m"),
+}
+assert set(SYS_OPERATIONS) == set(SYS_OPERATION_NAMES)
+
+# --- A real OpenBao on loopback --------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def loopback_session() -> requests.Session:
+    """A requests session that never goes through an HTTP(S) proxy from the environment."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_status(url: str) -> int | None:
+    """The HTTP status ``url`` answers with, or None when nothing answers yet."""
+    try:
+        with _NO_PROXY.open(url, timeout=1) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+@dataclass
+class BaoServer:
+    process: subprocess.Popen
+    address: str
+    log: Path
+
+    def client(self, token: str | None = None) -> hvac.Client:
+        return hvac.Client(
+            url=self.address, token=token, timeout=REQUEST_TIMEOUT, session=loopback_session()
+        )
+
+    def seal_status(self) -> dict:
+        with _NO_PROXY.open(f"{self.address}/v1/sys/seal-status", timeout=5) as response:
+            return json.load(response)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+
+
+def start_bao(workdir: Path, args: Callable[[int], list[str]], *, ready: set[int]) -> BaoServer:
+    """Start ``bao server`` on a free loopback port; return once it answers with a ``ready`` status.
+
+    ``args(port)`` gives the arguments after ``bao server``. A port taken between choosing and
+    binding makes the server exit: then it is retried on another port, at most three times.
+    """
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir)}
+    for attempt in range(3):
+        port = free_port()
+        log = workdir / f"bao-{attempt}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [str(BAO), "server", *args(port)],
+                cwd=workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        server = BaoServer(process, f"http://127.0.0.1:{port}", log)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None:
+            if http_status(f"{server.address}/v1/sys/health") in ready:
+                return server
+            time.sleep(0.1)
+        server.stop()
+        if process.returncode not in (None, 0) and "address already in use" in log.read_text():
+            continue
+        break
+    raise AssertionError(f"bao server did not become ready:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    workdir = tmp_path_factory.mktemp("bao-dev")
+    server = start_bao(
+        workdir,
+        lambda port: [
+            "-dev",
+            f"-dev-root-token-id={ROOT_TOKEN}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+            "-dev-no-store-token",
+        ],
+        ready={200},
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def root(bao: BaoServer) -> hvac.Client:
+    return bao.client(ROOT_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def applied(layer_2: dict, root: hvac.Client) -> dict:
+    """layer_2's mounts and policies, applied as synthesized; the sample secrets written."""
+    for mount in resources(layer_2, "vault_mount").values():
+        # The dev server already mounts "secret/" (KV v2); the synthesized paths are others.
+        root.sys.enable_secrets_engine(
+            backend_type=mount["type"],
+            path=mount["path"],
+            description=mount.get("description"),
+            options=mount.get("options"),
+        )
+    for name, hcl in synthesized_policies(layer_2).items():
+        root.sys.create_or_update_acl_policy(name=name, policy=hcl)
+    for target, data in SAMPLES.items():
+        mount, path = split_target(target)
+        root.secrets.kv.v2.create_or_update_secret(path, secret=data, mount_point=mount)
+    return layer_2
+
+
+@pytest.fixture(scope="module")
+def tokens(applied: dict, root: hvac.Client) -> dict[str, str]:
+    """Policy name -> a token holding it (and the default policy, as every token here does).
+
+    The service tokens are minted as their ``vault_token`` resources say; every other policy
+    gets a short-lived orphan token minted by root.
+    """
+    minted: dict[str, str] = {}
+    for token in resources(applied, "vault_token").values():
+        names = [policy_name(applied, ref) for ref in token["policies"]]
+        create = root.auth.token.create_orphan if token["no_parent"] else root.auth.token.create
+        auth = create(
+            policies=names,
+            no_default_policy=token["no_default_policy"],
+            renewable=token["renewable"],
+            period=token["period"],
+            display_name=token["display_name"],
+        )["auth"]
+        assert len(names) == 1, f"service token {token['display_name']}: one policy expected"
+        minted[names[0]] = auth["client_token"]
+    for name in synthesized_policies(applied):
+        if name not in minted:
+            auth = root.auth.token.create_orphan(
+                policies=[name], display_name=f"e2e-{name}", ttl="30m"
+            )["auth"]
+            minted[name] = auth["client_token"]
+    return minted
+
+
+# --- Tests -----------------------------------------------------------------------------------
+
+
+def test_synthesized_mounts_are_kv_v2_and_live(applied: dict, root: hvac.Client) -> None:
+    mounts = resources(applied, "vault_mount")
+    assert sorted(m["path"] for m in mounts.values()) == ["infrastructure", "platform"]
+    live = root.sys.list_mounted_secrets_engines()["data"]
+    for mount in mounts.values():
+        assert (mount["type"], mount["options"]) == ("kv", {"version": "2"})
+        assert live[f"{mount['path']}/"]["type"] == "kv"
+        assert live[f"{mount['path']}/"]["options"]["version"] == "2"
+
+
+def test_synthesized_policies_are_stored_verbatim(applied: dict, root: hvac.Client) -> None:
+    policies = synthesized_policies(applied)
+    assert sorted(policies) == sorted([ADMINS, *NON_ADMIN_POLICIES])
+    for name, hcl in policies.items():
+        assert root.sys.read_acl_policy(name)["data"]["policy"] == hcl
+
+
+def test_matrix_covers_every_synthesized_policy(applied: dict) -> None:
+    assert {case.policy for case in MATRIX} == set(synthesized_policies(applied))
+
+
+def test_service_tokens_carry_their_synthesized_policy(
+    applied: dict, root: hvac.Client, tokens: dict[str, str]
+) -> None:
+    service_tokens = resources(applied, "vault_token")
+    assert service_tokens, "layer_2 synthesizes no vault_token"
+    policies = synthesized_policies(applied)
+    for token in service_tokens.values():
+        names = [policy_name(applied, ref) for ref in token["policies"]]
+        # Every reference names a synthesized policy, and never root or admins.
+        assert set(names) <= set(policies) and not set(names) & {"root", ADMINS}
+        looked_up = root.auth.token.lookup(tokens[names[0]])["data"]
+        assert sorted(looked_up["policies"]) == sorted({"default", *names})
+        assert looked_up["orphan"] is token["no_parent"]
+        assert f"{looked_up['period']}s" == token["period"]
+        assert looked_up["renewable"] is token["renewable"]
+    assert {policy_name(applied, r) for t in service_tokens.values() for r in t["policies"]} == {
+        "infrastructure-service",
+        "platform-service",
+    }
+
+
+def test_github_teams_name_only_synthesized_policies(applied: dict, root: hvac.Client) -> None:
+    # JSON-level only: OpenBao has no github auth plugin, so a team login cannot be tried here.
+    teams = resources(applied, "vault_github_team")
+    backends = resources(applied, "vault_github_auth_backend")
+    policies = synthesized_policies(applied)
+    assert teams, "layer_2 synthesizes no vault_github_team"
+    for team in teams.values():
+        assert team["backend"] in {f"${{vault_github_auth_backend.{bid}.id}}" for bid in backends}
+        assert team["policies"], f"team {team['team']} gets no policy"
+        for name in team["policies"]:
+            assert name in policies, f"team {team['team']}: policy {name!r} is not synthesized"
+            # ...and it is live in OpenBao, as synthesized.
+            assert root.sys.read_acl_policy(name)["data"]["policy"] == policies[name]
+
+
+@pytest.mark.parametrize("case", [_param(case) for case in MATRIX])
+def test_policy_matrix(case: Case, bao: BaoServer, root: hvac.Client, tokens: dict[str, str]):
+    if case.target in SCRATCH:
+        mount, path = split_target(case.target)
+        root.secrets.kv.v2.create_or_update_secret(path, secret={"v": "1"}, mount_point=mount)
+    operation = KV_OPERATIONS.get(case.operation) or SYS_OPERATIONS[case.operation]
+    client = bao.client(tokens[case.policy])
+    if case.allowed:
+        try:
+            operation(client, case)
+        except hvac.exceptions.Forbidden as denied:
+            raise AssertionError(
+                f"{case.policy} was denied {case.operation} {case.target or ''}: {denied}"
+            ) from None
+        if case.operation == "write":
+            mount, path = split_target(case.target)
+            stored = root.secrets.kv.v2.read_secret_version(
+                path, mount_point=mount, raise_on_deleted_version=True
+            )["data"]["data"]
+            assert stored == payload(case.policy, case.target)
+    else:
+        with pytest.raises(hvac.exceptions.Forbidden):
+            operation(client, case)
+        if case.operation in ("write", "patch") and case.target in SAMPLES:
+            mount, path = split_target(case.target)
+            stored = root.secrets.kv.v2.read_secret_version(
+                path, mount_point=mount, raise_on_deleted_version=True
+            )["data"]
+            assert not any(key.endswith(f"_by_{case.policy}") for key in stored["data"])
+
+
+# --- The unsealer script against a real, uninitialised OpenBao -------------------------------
+
+
+def wget_flavours() -> list[str]:
+    """GNU wget always; BusyBox's wget (what the hashicorp/vault image has) when installed."""
+    return ["gnu", *(["busybox"] if shutil.which("busybox") else [])]
+
+
+class Gpg:
+    """A throwaway GnuPG home with operators' keys (RSA 2048, no passphrase)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def run(self, *args: str, stdin: bytes | None = None) -> bytes:
+        result = subprocess.run(
+            ["gpg", "--batch", "--quiet", "--homedir", str(self.home), *args],
+            input=stdin,
+            capture_output=True,
+            timeout=SCRIPT_TIMEOUT,
+        )
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+        return result.stdout
+
+    def new_key(self, email: str) -> str:
+        """Make a key pair; return the public key as Vault's pgp_keys want it (base64)."""
+        spec = (
+            "%no-protection\nKey-Type: RSA\nKey-Length: 2048\n"
+            f"Name-Real: e2e operator\nName-Email: {email}\nExpire-Date: 0\n%commit\n"
+        )
+        self.run("--gen-key", stdin=spec.encode())
+        return base64.b64encode(self.run("--export", email)).decode()
+
+    def decrypt(self, ciphertext_base64: str) -> str:
+        return self.run("--decrypt", stdin=base64.b64decode(ciphertext_base64)).decode().strip()
+
+
+@pytest.fixture
+def gpg() -> Iterator[Gpg]:
+    assert shutil.which("gpg"), "gpg is needed to make the operators' PGP keys"
+    # A short path: gpg-agent's socket lives in the home and socket paths are length-limited.
+    home = Path(tempfile.mkdtemp(prefix="e2e-gpg-"))
+    try:
+        yield Gpg(home)
+    finally:
+        # Stop the gpg-agent this home started, then remove the keys.
+        subprocess.run(
+            ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+            capture_output=True,
+            timeout=STOP_TIMEOUT,
+        )
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def sealed_bao(tmp_path: Path) -> Iterator[BaoServer]:
+    """A non-dev OpenBao: in-memory storage, plain HTTP on loopback, not initialised."""
+    workdir = tmp_path / "bao"
+    workdir.mkdir()
+
+    def args(port: int) -> list[str]:
+        config = workdir / "config.hcl"
+        config.write_text(
+            'storage "inmem" {}\n'
+            'listener "tcp" {\n'
+            f'  address         = "127.0.0.1:{port}"\n'
+            f'  cluster_address = "127.0.0.1:{free_port()}"\n'
+            "  tls_disable     = true\n"
+            "}\n"
+            "disable_mlock = true\n"
+        )
+        return [f"-config={config}"]
+
+    # /sys/health answers 501 while not initialised.
+    server = start_bao(workdir, args, ready={501})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("wget", wget_flavours())
+def test_unsealer_initialises_and_unseals_a_real_openbao(
+    wget: str, sealed_bao: BaoServer, gpg: Gpg, tmp_path: Path
+) -> None:
+    bin_dir, init_dir, shm = tmp_path / "bin", tmp_path / "init", tmp_path / "shm"
+    for folder in (bin_dir, init_dir, shm):
+        folder.mkdir()
+    (bin_dir / "wget").symlink_to(shutil.which("busybox" if wget == "busybox" else "wget"))
+    script = tmp_path / "vault-unseal"
+    script.write_text(UNSEAL_SCRIPT)
+    keys_file, request_file = tmp_path / "unseal-keys", tmp_path / "init-request.json"
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "VAULT_ADDR": sealed_bao.address,
+        "INIT_REQUEST_FILE": str(request_file),
+        "INIT_DIR": str(init_dir),
+        "SHM_DIR": str(shm),
+        "UNSEAL_KEYS_FILE": str(keys_file),
+        "RUN_ONCE": "1",
+    }
+
+    def run_script() -> str:
+        result = subprocess.run(
+            ["/bin/sh", str(script)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SCRIPT_TIMEOUT,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout + result.stderr
+
+    # GIVEN two operators' public keys in the init request, as render_init_request writes it
+    operators = [gpg.new_key("op1@example.invalid"), gpg.new_key("op2@example.invalid")]
+    request_file.write_text(
+        render_init_request(
+            key_shares=2, key_threshold=2, pgp_keys=operators, root_token_pgp_key=operators[0]
+        )
+    )
+    assert sealed_bao.seal_status()["initialized"] is False
+
+    # WHEN the unsealer runs once against the uninitialised server
+    first = run_script()
+
+    # THEN OpenBao is initialised, with the requested shares, still sealed
+    status = sealed_bao.seal_status()
+    assert (status["initialized"], status["sealed"], status["n"], status["t"]) == (
+        True,
+        True,
+        2,
+        2,
+    ), first
+    # AND the init response is kept 0600 and holds only PGP ciphertext
+    (response_file,) = init_dir.iterdir()
+    assert stat.S_IMODE(response_file.stat().st_mode) == 0o600
+    response = json.loads(response_file.read_text())
+    shares = [gpg.decrypt(ciphertext) for ciphertext in response["keys_base64"]]
+    root_token = gpg.decrypt(response["root_token"])
+    assert len(shares) == 2 and all(re.fullmatch(r"[0-9a-f]{66}", s) for s in shares), shares
+    assert not set(shares) & set(response["keys"]) and root_token != response["root_token"]
+    # AND nothing secret, not even ciphertext, reached the script's output
+    secrets = [*shares, root_token, *response["keys"], *response["keys_base64"]]
+    assert not [s for s in secrets if s in first], first
+    assert "Vault initialised" in first
+
+    # WHEN the operators' decrypted shares (threshold of them) are mounted and it runs again
+    keys_file.write_text("# unseal key shares\n" + "\n".join(shares[: status["t"]]) + "\n")
+    second = run_script()
+
+    # THEN OpenBao is unsealed, no share or token was printed, and tmpfs holds no request body
+    assert sealed_bao.seal_status()["sealed"] is False, second
+    assert "submitted 2 unseal key share(s)" in second
+    assert not [s for s in secrets if s in second], second
+    assert list(shm.iterdir()) == []
+    # AND the decrypted root token is a working root token
+    assert sealed_bao.client(root_token).auth.token.lookup_self()["data"]["policies"] == ["root"]
