@@ -7,6 +7,7 @@ written, so the previous cdktf.out stays as it was.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from constructs_lib.errors import PropsError
 from stacks.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent
+# jsii prints a Node 20 end-of-life banner on every run; the CLI phones home unless told not to.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 
 def build(root: Path = ROOT, outdir: str | None = None):

@@ -24,6 +24,8 @@ GATUS_PORT = 8080
 LOKI_PORT = 3100
 INFLUX_ORG = "sprocket"
 INFLUX_RETENTION = "30d"
+# Telegraf's host and container metrics, shared by every environment.
+INFRASTRUCTURE_BUCKET = "infrastructure"
 LOKI_RETENTION_H = 7 * 24
 
 
@@ -103,7 +105,7 @@ def rabbitmq_definitions(users: Sequence[RabbitUser], vhosts: Sequence[str]) -> 
 
 def influx_buckets_script(environments: Sequence[str]) -> str:
     """Init script (run once, after InfluxDB's first setup, with the admin CLI configured):
-    one bucket per environment beyond the one setup creates."""
+    one bucket per environment."""
     lines = ["#!/bin/sh", "set -eu"]
     for env in sorted(environments):
         lines.append(

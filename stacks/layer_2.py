@@ -303,7 +303,8 @@ class Layer2Stack(TerraformStack):
         influx_token_file = secret(
             "influxdb_token_secret", "influxdb-admin-token", influx_token.value
         )
-        first_bucket = files.bucket_name(environments[0])
+        # Host and container metrics belong to no environment: they get a bucket of their own,
+        # so adding an environment never moves them.
         SwarmService(
             self,
             "influxdb",
@@ -317,13 +318,13 @@ class Layer2Stack(TerraformStack):
                     "DOCKER_INFLUXDB_INIT_PASSWORD_FILE": f"{SECRETS}/influxdb-admin-password",
                     "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE": f"{SECRETS}/influxdb-admin-token",
                     "DOCKER_INFLUXDB_INIT_ORG": files.INFLUX_ORG,
-                    "DOCKER_INFLUXDB_INIT_BUCKET": first_bucket,
+                    "DOCKER_INFLUXDB_INIT_BUCKET": files.INFRASTRUCTURE_BUCKET,
                     "DOCKER_INFLUXDB_INIT_RETENTION": files.INFLUX_RETENTION,
                 },
                 config_files=[
                     ConfigFile(
                         target="/docker-entrypoint-initdb.d/10-buckets.sh",
-                        content=files.influx_buckets_script(environments[1:]),
+                        content=files.influx_buckets_script(environments),
                         mode=0o555,
                     )
                 ],
@@ -418,7 +419,7 @@ class Layer2Stack(TerraformStack):
                         target="/etc/grafana/provisioning/datasources/sprocket.yaml",
                         content=files.grafana_datasources(
                             influx_token_file=f"{SECRETS}/influxdb-token",
-                            default_bucket=first_bucket,
+                            default_bucket=files.INFRASTRUCTURE_BUCKET,
                         ),
                     )
                 ],
@@ -574,7 +575,7 @@ class Layer2Stack(TerraformStack):
                         content=files.telegraf_conf(
                             docker_endpoint=metrics_proxy.endpoint,
                             token_secret=telegraf_token,
-                            bucket=first_bucket,
+                            bucket=files.INFRASTRUCTURE_BUCKET,
                         ),
                     )
                 ],

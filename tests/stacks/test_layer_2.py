@@ -139,10 +139,11 @@ def test_influxdb_org_buckets_and_retention(layer_2):
     influx = services(layer_2)["influxdb"]
     env = influx["task_spec"]["container_spec"]["env"]
     assert env["DOCKER_INFLUXDB_INIT_ORG"] == "sprocket"
-    assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == "sprocket_main"
+    assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == "infrastructure"
     assert env["DOCKER_INFLUXDB_INIT_RETENTION"] == "30d"
     script = config_content(layer_2, influx, "/docker-entrypoint-initdb.d/10-buckets.sh")
-    assert "--name sprocket_staging --retention 30d" in script
+    for environment in ("main", "staging"):
+        assert f"--name sprocket_{environment} --retention 30d" in script
 
 
 def test_grafana_provisions_influxdb_and_loki_and_refuses_anonymous_users(layer_2):

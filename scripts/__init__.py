@@ -1,0 +1,1 @@
+"""Operator tooling: synthesis, synth diffs, plan comments, bootstrap."""
