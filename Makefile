@@ -12,7 +12,7 @@ NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 
-.PHONY: synth test lint format clean
+.PHONY: synth test diagram synth-diff format clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,6 +39,14 @@ test: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+## Redraw docs/architecture.md from the synthesized stacks.
+diagram: synth
+	$(PY) scripts/diagram.py
+
+## Resource-level diff of the synthesized stacks: BASE (default main) vs. the working tree.
+synth-diff: $(STAMP)
+	$(PY) scripts/synth_diff.py --base $(or $(BASE),main)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
