@@ -32,6 +32,12 @@ TLS12_CIPHER_SUITES = (
 )
 
 
+# Backends that turn header names into variables (PHP, WSGI, CGI, ...) read X.Auth.User and
+# X_Auth_User as X-Auth-User: drop such aliases so no client can spoof a header Traefik sets
+# (GHSA-rf44-j88r-hh8c; the option defaults to keeping them).
+HEADER_HYGIENE = {"aliasHeadersStrategy": "delete"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class TraefikSettings:
     # Ports inside the container; the service publishes them as 80 and 443.
@@ -83,7 +89,8 @@ def static_config(settings: TraefikSettings) -> dict:
                 "http": {
                     "redirections": {
                         "entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}
-                    }
+                    },
+                    **HEADER_HYGIENE,
                 },
             },
             "websecure": {
@@ -91,9 +98,10 @@ def static_config(settings: TraefikSettings) -> dict:
                 "http": {
                     "tls": {"certResolver": settings.cert_resolver},
                     "middlewares": [f"{HSTS_MIDDLEWARE}@file"],
+                    **HEADER_HYGIENE,
                 },
             },
-            "ping": {"address": f":{settings.ping_port}"},
+            "ping": {"address": f":{settings.ping_port}", "http": dict(HEADER_HYGIENE)},
         },
         "certificatesResolvers": {settings.cert_resolver: {"acme": acme}},
         "providers": {

@@ -25,6 +25,7 @@ from constructs_lib.errors import PropsError, raise_if
 from constructs_lib.validation import hostname_problem, port_problem
 
 DEFAULT_CERT_RESOLVER = "letsencrypt"
+SWARM_PLACEHOLDER_PORT = 9
 _ROUTER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _MIDDLEWARE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(@(file|swarm|internal))?$")
 _INTERNAL_SERVICE = re.compile(r"^[a-z0-9-]+@internal$")
@@ -124,6 +125,13 @@ def traefik_labels(props: TraefikRouteProps) -> dict[str, str]:
         labels[f"{router}.middlewares"] = ",".join(props.middlewares)
     if props.internal_service is not None:
         labels[f"{router}.service"] = props.internal_service
+        # Traefik's Swarm provider drops a service, and every router on it, unless some
+        # load-balancer port is declared ("port is missing"). An internal service has none,
+        # so a placeholder one is declared, as Traefik's Swarm documentation does; nothing
+        # routes to it.
+        labels[f"traefik.{kind}.services.{props.name}.loadbalancer.server.port"] = str(
+            SWARM_PLACEHOLDER_PORT
+        )
     else:
         labels[f"{router}.service"] = props.name
         labels[f"traefik.{kind}.services.{props.name}.loadbalancer.server.port"] = str(props.port)

@@ -73,3 +73,12 @@ def test_rendering_is_deterministic_yaml_of_the_same_document():
     assert render_static_config(settings) == render_static_config(settings)
     assert yaml.safe_load(render_static_config(settings)) == static_config(settings)
     assert yaml.safe_load(render_dynamic_config(settings)) == dynamic_config(settings)
+
+
+def test_header_aliases_are_dropped_on_every_entrypoint():
+    entrypoints = static_config(TraefikSettings())["entryPoints"]
+    assert {name: ep["http"]["aliasHeadersStrategy"] for name, ep in entrypoints.items()} == {
+        "web": "delete",
+        "websecure": "delete",
+        "ping": "delete",
+    }

@@ -47,13 +47,14 @@ def test_tcp_route_matches_on_sni():
     assert not any(key.startswith("traefik.http.") for key in labels)
 
 
-def test_internal_service_route_has_no_load_balancer():
+def test_internal_service_route_declares_the_placeholder_port_swarm_needs():
     props = TraefikRouteProps(
         name="dashboard", hosts=["traefik.example.com"], internal_service="api@internal"
     )
     labels = traefik_labels(props)
     assert labels["traefik.http.routers.dashboard.service"] == "api@internal"
-    assert not any("loadbalancer" in key for key in labels)
+    # Without any port label Traefik's Swarm provider drops the service and its routers.
+    assert labels["traefik.http.services.dashboard.loadbalancer.server.port"] == "9"
 
 
 def test_plain_http_entrypoint_has_no_tls():
