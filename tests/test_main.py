@@ -147,3 +147,34 @@ def test_cdktf_cli_synthesizes_the_same_stacks(tmp_path, synth_dir):
     for name in expected:
         cli_json = (tmp_path / "out" / "stacks" / name / "cdk.tf.json").read_text()
         assert cli_json == (synth_dir / "stacks" / name / "cdk.tf.json").read_text(), name
+
+
+def test_cdktf_cli_refuses_a_platform_deploy_before_the_layers_it_reads(tmp_path):
+    # GIVEN the pinned CLI and no credentials at all
+    cli = ROOT / "node_modules" / ".bin" / "cdktf"
+    # WHEN an operator deploys a platform stack on its own
+    result = subprocess.run(
+        [str(cli), "deploy", "platform-main", "--auto-approve", "--output", str(tmp_path / "o")],
+        cwd=ROOT,
+        env={**os.environ, "CHECKPOINT_DISABLE": "1", "CI": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # THEN the CLI stops before Terraform runs, naming the stacks it depends on
+    assert result.returncode != 0
+    assert (
+        "The following dependencies are not included in the stacks to run: layer_2, layer_1"
+        in result.stdout + result.stderr
+    )
+    assert not (tmp_path / "o" / "stacks" / "platform-main" / ".terraform").exists()
+
+
+def test_stack_dependencies_follow_the_deploy_order(synth_dir):
+    import json
+
+    manifest = json.loads((synth_dir / "manifest.json").read_text())["stacks"]
+    assert manifest["layer_1"]["dependencies"] == []
+    assert manifest["layer_2"]["dependencies"] == ["layer_1"]
+    for env in ("main", "staging"):
+        assert sorted(manifest[f"platform-{env}"]["dependencies"]) == ["layer_1", "layer_2"]
