@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.bootstrap_state import ensure_state_bucket
+
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 STACKS = ["layer_1", "layer_2", "platform-main", "platform-staging"]
@@ -231,8 +233,9 @@ def s3(moto_endpoint: str, stacks: dict[str, dict]):
         aws_secret_access_key=FAKE_SECRET,
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
     )
+    # The state bucket is made the way operators make it: by the bootstrap script.
     for bucket in sorted({backend_of(document)["bucket"] for document in stacks.values()}):
-        client.create_bucket(Bucket=bucket)
+        ensure_state_bucket(client, bucket)
     return client
 
 
@@ -449,3 +452,11 @@ def test_second_apply_is_refused_while_the_lock_is_held(
     assert after["outputs"]["probe"]["value"] == stack_name
     assert probe_of(after)["triggers_replace"]["value"] == "holder"  # the contender wrote nothing
     assert objects_at(s3, stacks, stack_name) == [backend["key"]]  # lock released
+
+
+def test_bootstrap_makes_the_state_bucket_private_versioned_and_is_idempotent(s3, stacks):
+    bucket = backend_of(stacks["layer_1"])["bucket"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+    assert all("AllUsers" not in str(g.get("Grantee", {})) for g in grants)
+    assert ensure_state_bucket(s3, bucket) == [f"bucket {bucket} exists"]
