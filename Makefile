@@ -38,7 +38,7 @@ synth: $(STAMP)
 test: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 ## Redraw docs/architecture.md from the synthesized stacks.
 diagram: synth

@@ -58,7 +58,9 @@ class StandInVault:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def posts(self, path: str) -> list[bytes]:
         return [body for method, p, body in self.requests if method == "POST" and p == path]
