@@ -12,7 +12,7 @@ NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 
-.PHONY: synth test diagram synth-diff format clean
+.PHONY: synth test bench diagram synth-diff format clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadfile
+
+## Synthesis benchmark against the import floor (docs/performance.md); includes a make test.
+bench: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
+	$(PY) scripts/bench.py
 
 ## Redraw docs/architecture.md from the synthesized stacks.
 diagram: synth

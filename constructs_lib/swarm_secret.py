@@ -101,13 +101,17 @@ class SwarmSecret(Construct):
             data=Fn.base64encode(props.value),
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
+        # Read once: every attribute read is a round trip to the jsii runtime, and one
+        # secret is often mounted by many services.
+        self.id: str = self.resource.id
+        self.name: str = self.resource.name
 
     def file(
         self, target: str, *, mode: int = DEFAULT_SECRET_MODE, uid: str = "0", gid: str = "0"
     ) -> SecretFile:
         return SecretFile(
-            secret_id=self.resource.id,
-            secret_name=self.resource.name,
+            secret_id=self.id,
+            secret_name=self.name,
             target=target,
             mode=mode,
             uid=uid,
