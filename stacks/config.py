@@ -158,6 +158,17 @@ class ClusterConfig(_Model):
         """``<prefix>.<hostname>``, or the bare hostname."""
         return f"{prefix}.{self.hostname}" if prefix else self.hostname
 
+    def state_backend(self, stack: str):
+        """Where ``stack`` keeps its Terraform state: one object per stack in the state bucket."""
+        # Imported here: loading (and rejecting) configuration must not start the jsii runtime.
+        from constructs_lib.remote_state import SpacesBackendSettings
+
+        return SpacesBackendSettings(
+            bucket=self.state.bucket,
+            region=self.spaces_region,
+            key=f"{self.state.key_prefix}/{stack}.tfstate",
+        )
+
 
 class ImagesConfig(_Model):
     # Every image is an exact version tag or a digest; moving tags are refused.

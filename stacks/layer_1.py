@@ -23,7 +23,7 @@ from constructs_lib.droplet_firewall import DropletFirewall, DropletFirewallProp
 from constructs_lib.ingress_dns import IngressDns, IngressDnsProps
 from constructs_lib.overlay_network import NetworkRef, OverlayNetwork, OverlayNetworkProps
 from constructs_lib.providers import use_digitalocean, use_docker
-from constructs_lib.remote_state import SpacesBackendSettings, use_spaces_backend
+from constructs_lib.remote_state import use_spaces_backend
 from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps
 from constructs_lib.stack_output import export
@@ -78,14 +78,7 @@ class Layer1Stack(TerraformStack):
     def __init__(self, scope: Construct, id: str, config: InfraConfig) -> None:
         super().__init__(scope, id)
         cluster, images = config.cluster, config.images
-        use_spaces_backend(
-            self,
-            SpacesBackendSettings(
-                bucket=cluster.state.bucket,
-                region=cluster.spaces_region,
-                key=f"{cluster.state.key_prefix}/{id}.tfstate",
-            ),
-        )
+        use_spaces_backend(self, cluster.state_backend(id))
         use_docker(self)
         use_digitalocean(self)
 

@@ -27,7 +27,7 @@ from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProp
 from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPostgresDatabaseProps
 from constructs_lib.overlay_network import NetworkRef, OverlayNetwork, OverlayNetworkProps
 from constructs_lib.providers import use_digitalocean, use_docker, use_random, use_vault
-from constructs_lib.remote_state import SpacesBackendSettings, use_spaces_backend
+from constructs_lib.remote_state import use_spaces_backend
 from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.stack_output import export
 from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, json_value, text_value
@@ -107,14 +107,7 @@ class Layer2Stack(TerraformStack):
         super().__init__(scope, id)
         cluster, images = config.cluster, config.images
         environments = sorted(config.environments)
-        use_spaces_backend(
-            self,
-            SpacesBackendSettings(
-                bucket=cluster.state.bucket,
-                region=cluster.spaces_region,
-                key=f"{cluster.state.key_prefix}/{id}.tfstate",
-            ),
-        )
+        use_spaces_backend(self, cluster.state_backend(id))
         use_docker(self)
         use_digitalocean(self)
         use_random(self)
@@ -182,6 +175,14 @@ class Layer2Stack(TerraformStack):
         def generated(id_: str, path: str, key: str = "password") -> GeneratedSecret:
             return GeneratedSecret(
                 self, id_, GeneratedSecretProps(mount=infra_kv.path, path=path, key=key)
+            )
+
+        def route(name: str, host: str, port: int) -> TraefikRoute:
+            """A TLS route at ``host`` to the service's ``port``, through the ingress network."""
+            return TraefikRoute(
+                self,
+                f"{name}_route",
+                TraefikRouteProps(name=name, hosts=[host], port=port, network=ingress.name),
             )
 
         def secret(id_: str, name: str, value: str) -> SwarmSecret:
@@ -271,16 +272,7 @@ class Layer2Stack(TerraformStack):
                 secret_files=[definitions.file(definitions_path, uid="999", gid="999")],
                 volumes=[VolumeMount(name="data", target="/var/lib/rabbitmq")],
                 routes=[
-                    TraefikRoute(
-                        self,
-                        "rabbitmq_route",
-                        TraefikRouteProps(
-                            name="rabbitmq",
-                            hosts=[cluster.host("rabbitmq")],
-                            port=files.RABBITMQ_MANAGEMENT_PORT,
-                            network=ingress.name,
-                        ),
-                    )
+                    route("rabbitmq", cluster.host("rabbitmq"), files.RABBITMQ_MANAGEMENT_PORT)
                 ],
                 memory_limit_mib=1024,
                 cpu_limit=1.0,
@@ -429,18 +421,7 @@ class Layer2Stack(TerraformStack):
                     influx_token_file.file(f"{SECRETS}/influxdb-token", uid=grafana_uid),
                 ],
                 volumes=[VolumeMount(name="data", target="/var/lib/grafana")],
-                routes=[
-                    TraefikRoute(
-                        self,
-                        "grafana_route",
-                        TraefikRouteProps(
-                            name="grafana",
-                            hosts=[grafana_host],
-                            port=files.GRAFANA_PORT,
-                            network=ingress.name,
-                        ),
-                    )
-                ],
+                routes=[route("grafana", grafana_host, files.GRAFANA_PORT)],
                 memory_limit_mib=512,
                 cpu_limit=1.0,
                 update_order=UpdateOrder.STOP_FIRST,
@@ -486,18 +467,7 @@ class Layer2Stack(TerraformStack):
                     databases["n8n"][1].file(f"{SECRETS}/n8n-db-password", uid=node_uid),
                 ],
                 volumes=[VolumeMount(name="data", target="/home/node/.n8n")],
-                routes=[
-                    TraefikRoute(
-                        self,
-                        "n8n_route",
-                        TraefikRouteProps(
-                            name="n8n",
-                            hosts=[n8n_host],
-                            port=files.N8N_PORT,
-                            network=ingress.name,
-                        ),
-                    )
-                ],
+                routes=[route("n8n", n8n_host, files.N8N_PORT)],
                 memory_limit_mib=1024,
                 cpu_limit=1.0,
                 update_order=UpdateOrder.STOP_FIRST,
@@ -629,18 +599,7 @@ class Layer2Stack(TerraformStack):
                 ],
                 secret_files=[gatus_alerting.file("/config/alerting.yaml")],
                 volumes=[VolumeMount(name="data", target="/data")],
-                routes=[
-                    TraefikRoute(
-                        self,
-                        "gatus_route",
-                        TraefikRouteProps(
-                            name="gatus",
-                            hosts=[gatus_host],
-                            port=files.GATUS_PORT,
-                            network=ingress.name,
-                        ),
-                    )
-                ],
+                routes=[route("gatus", gatus_host, files.GATUS_PORT)],
                 memory_limit_mib=128,
                 cpu_limit=0.25,
                 update_order=UpdateOrder.STOP_FIRST,

@@ -26,7 +26,7 @@ from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProp
 from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPostgresDatabaseProps
 from constructs_lib.providers import use_digitalocean, use_docker, use_random, use_vault
 from constructs_lib.registry_image import pinned_image
-from constructs_lib.remote_state import SpacesBackendSettings, use_spaces_backend
+from constructs_lib.remote_state import use_spaces_backend
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps, spaces_access_key
 from constructs_lib.stack_output import export
 from constructs_lib.swarm_secret import (
@@ -87,14 +87,7 @@ class PlatformStack(TerraformStack):
     ) -> None:
         super().__init__(scope, id)
         cluster, env = config.cluster, environment.name
-        use_spaces_backend(
-            self,
-            SpacesBackendSettings(
-                bucket=cluster.state.bucket,
-                region=cluster.spaces_region,
-                key=f"{cluster.state.key_prefix}/{id}.tfstate",
-            ),
-        )
+        use_spaces_backend(self, cluster.state_backend(id))
         use_docker(self)
         use_digitalocean(self)
         use_random(self)

@@ -184,3 +184,12 @@ def test_no_environment_at_all(config_root):
     for path in (config_root / "config" / "environments").iterdir():
         path.unlink()
     assert any("at least one environment" in p for p in problems(config_root))
+
+
+def test_loading_configuration_does_not_start_the_jsii_runtime():
+    # Bad input is reported in a fraction of a second because cdktf is not imported yet.
+    import subprocess
+    import sys
+
+    code = "import sys, stacks.config; raise SystemExit('cdktf' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 0
