@@ -9,11 +9,18 @@ These named outputs are for people (``cdktf output layer_1``) and tooling.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cdktf import TerraformOutput
 from constructs import Construct
 
 
 def export(
-    scope: Construct, name: str, value: str, description: str, *, sensitive: bool = False
+    scope: Construct,
+    name: str,
+    value: str | Mapping[str, str],
+    description: str,
+    *,
+    sensitive: bool = False,
 ) -> TerraformOutput:
     return TerraformOutput(scope, name, value=value, description=description, sensitive=sensitive)

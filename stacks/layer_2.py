@@ -11,12 +11,14 @@ Contract
   InfluxDB, Grafana, n8n, Neo4j, Gatus, Loki and Telegraf (with its own read-only socket
   proxy). Databases and users for Grafana and n8n on the managed PostgreSQL cluster.
   Every generated credential is written to ``infrastructure/...`` in Vault.
-- Outputs (``Layer2Outputs``): the service tokens (sensitive), the networks platform
+- Outputs (``Layer2Outputs``): the service tokens (sensitive; one platform token per
+  environment), the networks platform
   stacks join, and where Postgres, Redis, RabbitMQ, InfluxDB, Neo4j and Spaces answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdktf import TerraformStack
@@ -66,7 +68,7 @@ from stacks.vault_policies import (
     INFRASTRUCTURE_SERVICE,
     MOUNTS,
     PLATFORM,
-    PLATFORM_SERVICE,
+    platform_service,
     policies,
 )
 
@@ -85,7 +87,8 @@ class Layer2Outputs:
     """What platform stacks may read from layer_2."""
 
     infrastructure_vault_token: str
-    platform_vault_token: str
+    # Environment -> the token that reads that environment's application secrets only.
+    platform_vault_tokens: Mapping[str, str]
     platform_network: NetworkRef
     monitoring_network: NetworkRef
     postgres_host: str
@@ -147,13 +150,16 @@ class Layer2Stack(TerraformStack):
                 name="infrastructure", policies=[vault_policies[INFRASTRUCTURE_SERVICE].name]
             ),
         )
-        platform_token = VaultServiceToken(
-            self,
-            "platform_token",
-            VaultServiceTokenProps(
-                name="platform", policies=[vault_policies[PLATFORM_SERVICE].name]
-            ),
-        )
+        platform_tokens = {
+            env: VaultServiceToken(
+                self,
+                f"platform_token_{env}",
+                VaultServiceTokenProps(
+                    name=f"platform-{env}", policies=[vault_policies[platform_service(env)].name]
+                ),
+            ).client_token
+            for env in environments
+        }
 
         # --- Networks -----------------------------------------------------------------
         platform_net = OverlayNetwork(
@@ -619,8 +625,8 @@ class Layer2Stack(TerraformStack):
         export(
             self,
             "PlatformVaultToken",
-            platform_token.client_token,
-            "Vault token for platform/ secrets",
+            platform_tokens,
+            "Vault tokens for platform/ secrets, one per environment",
             sensitive=True,
         )
         export(self, "PostgresHostname", cluster.postgres.host, "Managed PostgreSQL host")
@@ -630,7 +636,7 @@ class Layer2Stack(TerraformStack):
         export(self, "MinioUrl", minio_url, "S3 endpoint (DigitalOcean Spaces)")
         self.outputs = Layer2Outputs(
             infrastructure_vault_token=infrastructure_token.client_token,
-            platform_vault_token=platform_token.client_token,
+            platform_vault_tokens=platform_tokens,
             platform_network=platform_net.ref,
             monitoring_network=monitoring_net.ref,
             postgres_host=cluster.postgres.host,

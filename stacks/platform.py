@@ -10,8 +10,9 @@ Contract
   them; its database ``sprocket_<env>`` and login; its JWT secret (generated once, kept in
   Vault at ``platform/<env>/generated/jwt``).
 - Reads from Vault: manual secrets under ``platform/<env>/manual/...``, ``platform/<env>/chatwoot``
-  and ``platform/ballchasing`` with the platform token; Redis's password and InfluxDB's token
-  under ``infrastructure/...`` with the infrastructure token.
+  and ``platform/ballchasing`` with this environment's platform token (which can reach no other
+  environment's secrets); Redis's password, InfluxDB's token and its broker login under
+  ``infrastructure/...`` with the infrastructure token.
 - Outputs: ``WebUrl`` and ``ApiUrl``.
 """
 
@@ -53,7 +54,7 @@ from stacks.applications import (
 from stacks.config import EnvironmentConfig, InfraConfig
 from stacks.layer_1 import Layer1Outputs
 from stacks.layer_2 import Layer2Outputs
-from stacks.vault_policies import INFRASTRUCTURE, PLATFORM
+from stacks.vault_policies import INFRASTRUCTURE, PLATFORM, SHARED_PLATFORM_SECRETS
 
 SECRET_DIR = "/app/secret"
 
@@ -69,7 +70,7 @@ VAULT_SOURCES: dict[Secret, tuple[str, str, str]] = {
     Secret.CHATWOOT_HMAC_KEY: (PLATFORM, "{env}/chatwoot", "hmac_key"),
     Secret.BOT_TOKEN: (PLATFORM, "{env}/manual/discord-bot", "token"),
     Secret.DGRAPH_API_KEY: (PLATFORM, "{env}/manual/dgraph", "api_key"),
-    Secret.BALLCHASING_TOKEN: (PLATFORM, "ballchasing", "token"),
+    Secret.BALLCHASING_TOKEN: (PLATFORM, SHARED_PLATFORM_SECRETS[0], "token"),
     Secret.REDIS_PASSWORD: (INFRASTRUCTURE, "redis", "password"),
     Secret.INFLUX_TOKEN: (INFRASTRUCTURE, "influxdb/token", "token"),
 }
@@ -91,7 +92,7 @@ class PlatformStack(TerraformStack):
         use_docker(self)
         use_digitalocean(self)
         use_random(self)
-        use_vault(self, layer_1.vault_address, layer_2.platform_vault_token)
+        use_vault(self, layer_1.vault_address, layer_2.platform_vault_tokens[env])
         infrastructure_vault = use_vault(
             self, layer_1.vault_address, layer_2.infrastructure_vault_token, alias="infrastructure"
         )

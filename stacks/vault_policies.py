@@ -7,8 +7,9 @@ policy is checked for that by ``VaultPolicyProps``. KV v2 splits each mount into
 Vault applies only the *one* highest-priority path that matches a request, and a
 path whose first wildcard comes later wins. So an exception inside a broader rule
 must be spelled out to its end: ``platform/data/main/generated/*`` outranks
-``platform/data/*``, whereas ``platform/data/+/generated/*`` does not (same first
-wildcard position, and ``+`` loses) and would silently grant nothing.
+``platform/data/main/*``, whereas ``platform/data/+/generated/*`` would not outrank
+``platform/data/*`` (same first wildcard position, and ``+`` loses) and would silently
+grant nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +43,32 @@ READONLY = "readonly"
 DEVELOPERS = "developers"
 OPS = "ops"
 INFRASTRUCTURE_SERVICE = "infrastructure-service"
-PLATFORM_SERVICE = "platform-service"
+# Application secrets every environment shares (platform/<name>); everything else of an
+# environment lives under platform/<env>/.
+SHARED_PLATFORM_SECRETS = ("ballchasing",)
+
+
+def platform_service(environment: str) -> str:
+    """The policy of one environment's platform token."""
+    return f"platform-{environment}-service"
+
+
+def platform_environment(environment: str) -> list[PolicyRule]:
+    """Read one environment's application secrets and the shared ones; write only the values
+    its platform stack generates (platform/<env>/generated/...). Nothing of other environments."""
+    return [
+        PolicyRule(path=f"{PLATFORM}/data/{environment}/*", capabilities=("read",)),
+        PolicyRule(path=f"{PLATFORM}/metadata/{environment}/*", capabilities=READ),
+        *(
+            PolicyRule(path=f"{PLATFORM}/data/{name}", capabilities=("read",))
+            for name in SHARED_PLATFORM_SECRETS
+        ),
+        PolicyRule(path=f"{PLATFORM}/data/{environment}/generated/*", capabilities=WRITE),
+        PolicyRule(
+            path=f"{PLATFORM}/metadata/{environment}/generated/*",
+            capabilities=("read", "list", "delete"),
+        ),
+    ]
 
 
 def policies(environments: list[str]) -> dict[str, list[PolicyRule]]:
@@ -57,16 +83,8 @@ def policies(environments: list[str]) -> dict[str, list[PolicyRule]]:
         OPS: read_write(INFRASTRUCTURE),
         # The infrastructure token: platform stacks read shared infrastructure credentials.
         INFRASTRUCTURE_SERVICE: read_only(INFRASTRUCTURE),
-        # The platform token: read every environment's application secrets, and write only
-        # the values a platform stack generates itself (platform/<env>/generated/...).
-        PLATFORM_SERVICE: [
-            *read_only(PLATFORM),
-            *(
-                PolicyRule(path=f"{PLATFORM}/{part}/{env}/generated/*", capabilities=caps)
-                for env in sorted(environments)
-                for part, caps in (("data", WRITE), ("metadata", ("read", "list", "delete")))
-            ),
-        ],
+        # One platform token per environment, so deploying one never reaches another's secrets.
+        **{platform_service(env): platform_environment(env) for env in sorted(environments)},
     }
 
 

@@ -49,17 +49,21 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
     for name in ("layer_1", "platform-main", "platform-staging"):
         assert diffs[name].empty, name
     # ...and in layer_2 only what serves every environment: its broker login and vhost,
-    # its InfluxDB bucket, its uptime checks, and its generated-secrets rule in Vault.
+    # its Vault policy and token, its InfluxDB bucket and its uptime checks.
     layer_2 = diffs["layer_2"]
     assert not layer_2.removed
-    assert {a.split(".")[0] + "." + a.split(".")[1].split("_Stored")[0] for a in layer_2.added} == {
+    added = {re.sub(r"_(Stored|Default)_[0-9A-F]{8}$", "", a) for a in layer_2.added}
+    assert added == {
         "random_password.rabbitmq_dev_password",
         "vault_kv_secret_v2.rabbitmq_dev_password",
+        "vault_policy.policy_platform_dev_service",
+        "vault_token.platform_token_dev",
+        "output.cross-stack-output-vault_tokenplatform_token_devclient_token",
     }
     touched = {re.sub(r"_[0-9A-F]{8}$", "", address) for address in layer_2.changed}
     assert touched == {
         "docker_secret.rabbitmq_definitions_secret",
         "docker_config.influxdb_Config-10-buckets-sh",
         "docker_config.gatus_Config-endpoints-yaml",
-        "vault_policy.policy_platform_service",
+        "output.PlatformVaultToken",
     }

@@ -82,6 +82,7 @@ SAMPLES: dict[str, dict[str, str]] = {
     "platform/main/manual/oauth/google": {"client_id": "google-client-id"},
     "platform/staging/chatwoot": {"api_token": "chatwoot-token"},
     "platform/main/generated/jwt": {"secret": "jwt-secret"},
+    "platform/ballchasing": {"token": "ballchasing-token"},
     "infrastructure/redis": {"password": "redis-password"},
     "infrastructure/rabbitmq/main": {"password": "rabbitmq-password"},
 }
@@ -117,28 +118,44 @@ def _cases(policy: str, allowed: list[tuple[str, str]], denied: list[tuple[str, 
 # Intent, written by hand: what each policy is for (stacks/vault_policies.py's docstrings).
 KV_INTENT: list[Case] = [
     *_cases(
-        "platform-service",
+        "platform-main-service",
         allowed=[
             ("read", "platform/main/manual/oauth/google"),
-            ("read", "platform/staging/chatwoot"),
             ("read", "platform/main/generated/jwt"),
-            ("list", "platform/"),
+            ("read", "platform/ballchasing"),
             ("list", "platform/main/generated"),
-            # "write only the values a platform stack generates itself"
+            # "write only the values its platform stack generates"
             ("write", "platform/main/generated/x"),
-            ("write", "platform/staging/generated/x"),
             ("delete", "platform/main/generated/scratch"),
         ],
         denied=[
+            # Nothing of another environment, read or write.
+            ("read", "platform/staging/chatwoot"),
+            ("write", "platform/staging/generated/x"),
+            ("list", "platform/"),
             ("read", "infrastructure/redis"),
             ("read", "infrastructure/rabbitmq/main"),
             ("list", "infrastructure/"),
             ("write", "platform/main/manual/oauth/google"),
-            ("write", "platform/staging/chatwoot"),
-            ("patch", "platform/staging/chatwoot"),
+            ("write", "platform/ballchasing"),
             ("delete", "platform/main/manual/scratch"),
             ("destroy", "platform/main/manual/scratch"),
             ("write", "infrastructure/redis"),
+        ],
+    ),
+    *_cases(
+        "platform-staging-service",
+        allowed=[
+            ("read", "platform/staging/chatwoot"),
+            ("read", "platform/ballchasing"),
+            ("write", "platform/staging/generated/x"),
+        ],
+        denied=[
+            ("read", "platform/main/manual/oauth/google"),
+            ("read", "platform/main/generated/jwt"),
+            ("write", "platform/main/generated/x"),
+            ("patch", "platform/staging/chatwoot"),
+            ("read", "infrastructure/redis"),
         ],
     ),
     *_cases(
@@ -438,7 +455,8 @@ def test_service_tokens_carry_their_synthesized_policy(
         assert looked_up["renewable"] is token["renewable"]
     assert {policy_name(applied, r) for t in service_tokens.values() for r in t["policies"]} == {
         "infrastructure-service",
-        "platform-service",
+        "platform-main-service",
+        "platform-staging-service",
     }
 
 

@@ -234,7 +234,8 @@ def test_policies_parse_and_only_admins_reach_beyond_the_mounts_or_hold_sudo(lay
         "developers",
         "ops",
         "infrastructure-service",
-        "platform-service",
+        "platform-main-service",
+        "platform-staging-service",
     }
     for name, paths in policies.items():
         if name == "admins":
@@ -250,12 +251,15 @@ def test_policies_grant_what_each_role_needs_and_no_more(layer_2):
     assert {p.split("/")[0] for p in policies["developers"]} == {"platform"}
     assert {p.split("/")[0] for p in policies["ops"]} == {"infrastructure"}
     assert policies["infrastructure-service"]["infrastructure/data/*"] == ["read"]
-    # Vault applies only the most specific matching path: each environment's generated
-    # secrets need their own rule to outrank the mount-wide read (tests/e2e proves it live).
-    for env in ("main", "staging"):
-        assert "create" in policies["platform-service"][f"platform/data/{env}/generated/*"]
-    assert not any("+" in path for path in policies["platform-service"])
-    assert policies["platform-service"]["platform/data/*"] == ["read"]
+    # One platform policy per environment: its own secrets and the shared ones, nothing else.
+    for env, other in (("main", "staging"), ("staging", "main")):
+        paths = policies[f"platform-{env}-service"]
+        assert paths[f"platform/data/{env}/*"] == ["read"]
+        assert paths["platform/data/ballchasing"] == ["read"]
+        # Vault applies only the most specific matching path: the generated secrets need a
+        # rule of their own to outrank the read (tests/e2e proves it against OpenBao).
+        assert "create" in paths[f"platform/data/{env}/generated/*"]
+        assert not any(other in path or "+" in path or path.endswith("data/*") for path in paths)
 
 
 def test_github_teams_map_to_policies(layer_2):
@@ -283,9 +287,16 @@ def test_service_tokens_are_periodic_renewed_and_output_as_sensitive(layer_2):
         assert token["renewable"] is True and token["no_parent"] is True
         assert 0 < token["renew_min_lease"] < int(token["period"].removesuffix("s"))
     outputs = layer_2["output"]
-    for name in ("InfrastructureVaultToken", "PlatformVaultToken"):
-        assert outputs[name]["sensitive"] is True
-        assert outputs[name]["value"].startswith("${vault_token.")
+    assert outputs["InfrastructureVaultToken"]["sensitive"] is True
+    assert outputs["InfrastructureVaultToken"]["value"].startswith("${vault_token.")
+    assert outputs["PlatformVaultToken"]["sensitive"] is True
+    assert outputs["PlatformVaultToken"]["value"] == {
+        env: f"${{vault_token.platform_token_{env}.client_token}}" for env in ("main", "staging")
+    }
+    tokens = resources(layer_2, "vault_token")
+    assert tokens["platform_token_main"]["policies"] == [
+        "${vault_policy.policy_platform_main_service.name}"
+    ]
     for name in ("PostgresHostname", "PostgresPort", "MonitoringNetworkId", "MinioUrl"):
         assert outputs[name]["sensitive"] is False
     assert outputs["MinioUrl"]["value"] == "https://nyc3.digitaloceanspaces.com"

@@ -205,9 +205,10 @@ def test_networks_come_from_earlier_stacks_and_analytics_joins_monitoring(platfo
 
 
 def test_vault_is_read_with_the_tokens_layer_2_made(platform):
-    _, document = platform
+    env, document = platform
     providers = {p.get("alias", "default"): p for p in document["provider"]["vault"]}
-    assert "platform_tokenclient_token" in providers["default"]["token"]
+    # The environment's own platform token, which reaches no other environment's secrets.
+    assert providers["default"]["token"].endswith(f"platform_token_{env}client_token}}")
     assert "infrastructure_tokenclient_token" in providers["infrastructure"]["token"]
     reads = resources(document, "vault_kv_secret_v2") and document["data"]["vault_kv_secret_v2"]
     for read in reads.values():
