@@ -12,7 +12,11 @@ NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 
-.PHONY: synth test bench diagram synth-diff format clean
+# Debian packages the end-to-end tests run: BusyBox (the Vault image's wget and sh) and
+# redis-server (loads the synthesized redis.conf).
+SYSTEM_TOOLS := busybox redis-server
+
+.PHONY: synth test bench diagram synth-diff format clean system-tools
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,12 +34,22 @@ $(CHECKOV_STAMP):
 	.venv-checkov/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	rm -f .venv-checkov/.installed-* && touch $@
 
+system-tools:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do \
+	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages)"; \
+	  { apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; } || { \
+	    echo "could not install$$missing: install them (apt-get install$$missing) and rerun" >&2; \
+	    exit 1; }; \
+	fi
+
 ## Synthesize every stack into cdktf.out/stacks/<stack>/cdk.tf.json (no credentials needed).
 synth: $(STAMP)
 	$(PY) scripts/synth.py
 
 ## Run the whole test suite, lint included.
-test: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
+test: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP) system-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadfile
