@@ -12,9 +12,9 @@ NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 
-# Debian packages the end-to-end tests run: BusyBox (the Vault image's wget and sh) and
-# redis-server (loads the synthesized redis.conf).
-SYSTEM_TOOLS := busybox redis-server
+# Debian packages the end-to-end tests run: BusyBox (the Vault image's wget and sh),
+# redis-server and rabbitmq-server (load the synthesized configuration).
+SYSTEM_TOOLS := busybox redis-server rabbitmq-server
 
 .PHONY: synth test bench diagram synth-diff format clean system-tools
 
