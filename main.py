@@ -28,6 +28,8 @@ def build(root: Path = ROOT, outdir: str | None = None):
     from stacks.layer_2 import Layer2Stack
     from stacks.platform import PlatformStack
 
+    for warning in config.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     app = App(outdir=outdir) if outdir else App()
     layer_1 = Layer1Stack(app, "layer_1", config)
     layer_2 = Layer2Stack(app, "layer_2", config, layer_1.outputs)

@@ -230,6 +230,17 @@ class InfraConfig(_Model):
     images: ImagesConfig
     environments: dict[str, EnvironmentConfig]
 
+    def warnings(self) -> list[str]:
+        """Valid settings with consequences an operator should not miss."""
+        found = []
+        if not self.cluster.admin_ssh_cidrs:
+            found.append(
+                "config/cluster.yaml: admin_ssh_cidrs is empty, so the firewall closes SSH: "
+                "deploying over DOCKER_HOST=ssh://... stops working once layer_1 is applied. "
+                "List the admin and deploy-runner networks before deploying."
+            )
+        return found
+
 
 class ConfigError(Exception):
     """Every problem found in the configuration files, one self-contained line each."""

@@ -178,3 +178,17 @@ def test_stack_dependencies_follow_the_deploy_order(synth_dir):
     assert manifest["layer_2"]["dependencies"] == ["layer_1"]
     for env in ("main", "staging"):
         assert sorted(manifest[f"platform-{env}"]["dependencies"]) == ["layer_1", "layer_2"]
+
+
+def test_an_empty_ssh_allow_list_is_a_loud_warning_not_an_error(project):
+    # GIVEN the shipped configuration, whose admin_ssh_cidrs is empty
+    result = run_synth(project)
+    # THEN synthesis succeeds but says what closing SSH means for deploys
+    assert result.returncode == 0, result.stderr
+    assert "warning: config/cluster.yaml: admin_ssh_cidrs is empty" in result.stderr
+    # AND the warning goes once the list names a network
+    cluster = project / "config" / "cluster.yaml"
+    data = yaml.safe_load(cluster.read_text())
+    cluster.write_text(yaml.safe_dump({**data, "admin_ssh_cidrs": ["203.0.113.0/24"]}))
+    again = run_synth(project)
+    assert again.returncode == 0 and "admin_ssh_cidrs is empty" not in again.stderr
