@@ -103,16 +103,31 @@ def rabbitmq_definitions(users: Sequence[RabbitUser], vhosts: Sequence[str]) -> 
     }
 
 
-def influx_buckets_script(environments: Sequence[str]) -> str:
-    """Init script (run once, after InfluxDB's first setup, with the admin CLI configured):
-    one bucket per environment."""
-    lines = ["#!/bin/sh", "set -eu"]
-    for env in sorted(environments):
-        lines.append(
-            f"influx bucket create --org {INFLUX_ORG} --name {bucket_name(env)} "
-            f"--retention {INFLUX_RETENTION} || true"
-        )
-    return "\n".join(lines) + "\n"
+def influxdb_buckets_script(environments: Sequence[str], *, token_file: str) -> str:
+    """A loop that keeps one bucket per environment in InfluxDB (30-day retention), creating
+    any that is missing: InfluxDB's own setup makes only one bucket, and only once, so an
+    environment added later gets its bucket here. The token is read from its secret file into
+    the process environment; it is never printed or put on a command line."""
+    buckets = " ".join(bucket_name(env) for env in sorted(environments))
+    return f"""#!/bin/sh
+set -u
+INFLUX_TOKEN="$(cat {token_file})"
+export INFLUX_TOKEN
+while :; do
+  for bucket in {buckets}; do
+    if ! influx bucket list --org {INFLUX_ORG} --name "$bucket" >/dev/null 2>&1; then
+      if influx bucket create --org {INFLUX_ORG} --name "$bucket" --retention {INFLUX_RETENTION} \\
+          >/dev/null 2>&1; then
+        echo "created bucket $bucket"
+      else
+        echo "could not create bucket $bucket; will retry"
+      fi
+    fi
+  done
+  [ "${{RUN_ONCE:-0}}" = "1" ] && exit 0
+  sleep "${{CHECK_INTERVAL_S:-300}}"
+done
+"""
 
 
 def grafana_datasources(*, influx_token_file: str, default_bucket: str) -> str:

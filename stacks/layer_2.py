@@ -319,13 +319,6 @@ class Layer2Stack(TerraformStack):
                     "DOCKER_INFLUXDB_INIT_BUCKET": files.INFRASTRUCTURE_BUCKET,
                     "DOCKER_INFLUXDB_INIT_RETENTION": files.INFLUX_RETENTION,
                 },
-                config_files=[
-                    ConfigFile(
-                        target="/docker-entrypoint-initdb.d/10-buckets.sh",
-                        content=files.influx_buckets_script(environments),
-                        mode=0o555,
-                    )
-                ],
                 secret_files=[
                     influx_password_file.file(f"{SECRETS}/influxdb-admin-password"),
                     influx_token_file.file(f"{SECRETS}/influxdb-admin-token"),
@@ -338,6 +331,32 @@ class Layer2Stack(TerraformStack):
                 cpu_limit=1.0,
                 update_order=UpdateOrder.STOP_FIRST,
                 healthcheck=Healthcheck(test=("CMD", "influx", "ping"), start_period_s=30),
+            ),
+        )
+
+        # One bucket per environment, kept by a small loop next to InfluxDB (its own setup makes
+        # only the first bucket, once), so adding an environment needs no manual step.
+        SwarmService(
+            self,
+            "influxdb_buckets",
+            SwarmServiceProps(
+                name="influxdb-buckets",
+                image=images.influxdb,
+                command=["/bin/sh", "/usr/local/bin/influxdb-buckets"],
+                networks=[monitoring_net.ref],
+                env={"INFLUX_HOST": f"http://influxdb:{files.INFLUXDB_PORT}"},
+                config_files=[
+                    ConfigFile(
+                        target="/usr/local/bin/influxdb-buckets",
+                        content=files.influxdb_buckets_script(
+                            environments, token_file=f"{SECRETS}/influxdb-admin-token"
+                        ),
+                        mode=0o555,
+                    )
+                ],
+                secret_files=[influx_token_file.file(f"{SECRETS}/influxdb-admin-token")],
+                memory_limit_mib=64,
+                cpu_limit=0.1,
             ),
         )
 

@@ -63,7 +63,7 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
     touched = {re.sub(r"_[0-9A-F]{8}$", "", address) for address in layer_2.changed}
     assert touched == {
         "docker_secret.rabbitmq_definitions_secret",
-        "docker_config.influxdb_Config-10-buckets-sh",
+        "docker_config.influxdb_buckets_Config-influxdb-buckets",
         "docker_config.gatus_Config-endpoints-yaml",
         "output.PlatformVaultToken",
     }

@@ -34,12 +34,14 @@ TOPOLOGY = {
     "loki": {"monitoring-network"},
     "telegraf": {"monitoring-network", "metrics-socket"},
     "metrics-socket-proxy": {"metrics-socket"},
+    "influxdb-buckets": {"monitoring-network"},
 }
 WEB_UIS = {"rabbitmq", "grafana", "n8n", "gatus"}
 
 
-def test_the_nine_data_services_and_telegrafs_socket_proxy(layer_2):
-    assert set(services(layer_2)) == DATA_SERVICES | {"metrics-socket-proxy"}
+def test_the_nine_data_services_and_their_helpers(layer_2):
+    helpers = {"metrics-socket-proxy", "influxdb-buckets"}
+    assert set(services(layer_2)) == DATA_SERVICES | helpers
 
 
 def test_every_service_is_on_exactly_its_networks(layer_2):
@@ -141,9 +143,13 @@ def test_influxdb_org_buckets_and_retention(layer_2):
     assert env["DOCKER_INFLUXDB_INIT_ORG"] == "sprocket"
     assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == "infrastructure"
     assert env["DOCKER_INFLUXDB_INIT_RETENTION"] == "30d"
-    script = config_content(layer_2, influx, "/docker-entrypoint-initdb.d/10-buckets.sh")
-    for environment in ("main", "staging"):
-        assert f"--name sprocket_{environment} --retention 30d" in script
+    # Every environment's bucket is kept by the helper next to InfluxDB, with 30 days' retention.
+    helper = services(layer_2)["influxdb-buckets"]
+    script = config_content(layer_2, helper, "/usr/local/bin/influxdb-buckets")
+    assert "for bucket in sprocket_main sprocket_staging; do" in script
+    assert "--retention 30d" in script
+    (token,) = helper["task_spec"]["container_spec"]["secrets"]
+    assert f'INFLUX_TOKEN="$(cat {token["file_name"]})"' in script
 
 
 def test_grafana_provisions_influxdb_and_loki_and_refuses_anonymous_users(layer_2):
