@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass
 
 from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_digitalocean.data_digitalocean_database_ca import (
+    DataDigitaloceanDatabaseCa,
+)
 from cdktf_cdktf_provider_digitalocean.data_digitalocean_database_cluster import (
     DataDigitaloceanDatabaseCluster,
 )
@@ -49,6 +52,7 @@ class ManagedPostgresDatabase(Construct):
     def __init__(self, scope: Construct, id: str, props: ManagedPostgresDatabaseProps) -> None:
         super().__init__(scope, id)
         cluster = DataDigitaloceanDatabaseCluster(self, "Cluster", name=props.cluster_name)
+        self._cluster_id: str = cluster.id
         keep = TerraformResourceLifecycle(prevent_destroy=True)
         self.database = DatabaseDb(
             self, "Default", cluster_id=cluster.id, name=props.name, lifecycle=keep
@@ -56,3 +60,7 @@ class ManagedPostgresDatabase(Construct):
         self.user = DatabaseUser(self, "User", cluster_id=cluster.id, name=props.name)
         self.name = props.name
         self.password: str = self.user.password
+
+    def ca_certificate(self) -> str:
+        """The cluster's CA certificate (PEM, public), for clients that verify the server."""
+        return DataDigitaloceanDatabaseCa(self, "Ca", cluster_id=self._cluster_id).certificate

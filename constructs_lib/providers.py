@@ -13,13 +13,21 @@ from __future__ import annotations
 
 from cdktf import TerraformStack
 from cdktf_cdktf_provider_digitalocean.provider import DigitaloceanProvider
-from cdktf_cdktf_provider_docker.provider import DockerProvider
+from cdktf_cdktf_provider_docker.provider import DockerProvider, DockerProviderRegistryAuth
 from cdktf_cdktf_provider_random.provider import RandomProvider
 from cdktf_cdktf_provider_vault.provider import VaultProvider
 
 
-def use_docker(stack: TerraformStack) -> DockerProvider:
-    return DockerProvider(stack, "docker")
+def use_docker(
+    stack: TerraformStack, *, registry: tuple[str, str, str] | None = None
+) -> DockerProvider:
+    """The Docker provider; ``registry`` is (address, username, password expression) of the
+    account that reads image digests from a private registry."""
+    auth = None
+    if registry:
+        address, username, password = registry
+        auth = [DockerProviderRegistryAuth(address=address, username=username, password=password)]
+    return DockerProvider(stack, "docker", registry_auth=auth)
 
 
 def use_digitalocean(stack: TerraformStack) -> DigitaloceanProvider:

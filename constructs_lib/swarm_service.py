@@ -25,6 +25,7 @@ from cdktf import TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_docker.config import Config
 from cdktf_cdktf_provider_docker.service import (
     Service,
+    ServiceAuth,
     ServiceEndpointSpec,
     ServiceEndpointSpecPorts,
     ServiceLabels,
@@ -111,6 +112,16 @@ class PublishedPort:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RegistryLogin:
+    """The account nodes pull a private image with (``--with-registry-auth``)."""
+
+    server_address: str
+    username: str
+    # A Terraform expression (a sensitive variable); never a literal.
+    password: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Healthcheck:
     test: Sequence[str]
     interval_s: int = 30
@@ -176,6 +187,8 @@ class SwarmServiceProps:
     hostname: str | None = None
     # Seconds between SIGTERM and SIGKILL.
     stop_grace_period_s: int = 10
+    # Default: images are pulled anonymously.
+    registry_login: RegistryLogin | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -353,6 +366,13 @@ class SwarmService(Construct):
             self,
             "Default",
             name=props.name,
+            auth=ServiceAuth(
+                server_address=props.registry_login.server_address,
+                username=props.registry_login.username,
+                password=props.registry_login.password,
+            )
+            if props.registry_login
+            else None,
             labels=[ServiceLabels(label=k, value=v) for k, v in service_labels(props).items()],
             mode=ServiceMode(global_=True)
             if props.global_mode

@@ -2,6 +2,7 @@
 
 - ``config/cluster.yaml``: the Swarm cluster and what layer_1 and layer_2 serve.
 - ``config/images.yaml``: every infrastructure image, pinned, in one file.
+- ``config/applications.yaml``: the Sprocket applications' images and fixed settings.
 - ``config/environments/<name>.yaml``: one Sprocket environment each (``main`` is production).
 
 ``load_config`` reads them all and reports every problem of every file at once as a
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -177,6 +178,7 @@ class ImagesConfig(_Model):
     socket_proxy: Image
     redis: Image
     rabbitmq: Image
+    dgraph: Image
     influxdb: Image
     grafana: Image
     n8n: Image
@@ -184,6 +186,39 @@ class ImagesConfig(_Model):
     gatus: Image
     loki: Image
     telegraf: Image
+
+
+LogLevel = Literal["error", "warn", "log", "debug", "verbose"]
+_BOT_NAME = r"^[A-Za-z][A-Za-z0-9]{0,31}$"
+
+
+class ChatwootConfig(_Model):
+    # Where the Chatwoot widget loads from, e.g. https://chatwoot.sprocket.mlesports.gg.
+    url: str = Field(pattern=r"^https://[a-z0-9.-]+(/[A-Za-z0-9._/-]*)?$")
+    # The inbox's public website token (it is served to every browser; not a secret).
+    website_token: str = Field(pattern=r"^[A-Za-z0-9]{8,64}$")
+
+
+class LegacyConfig(_Model):
+    # The legacy Discord bots, one service each; each bot's token is read from Vault at
+    # platform/<env>/manual/legacy/bot-<name in lower case> (key "token").
+    bots: tuple[Annotated[str, Field(pattern=_BOT_NAME)], ...] = Field(min_length=1)
+    # Which bot's token the legacy worker uses.
+    worker_bot: str = Field(pattern=_BOT_NAME)
+    # Tag of the legacy images (config/applications.yaml: legacy-bot, legacy-worker).
+    image_tag: ImageTag
+    # The PostgreSQL role the legacy platform logs in as. It already exists (the running
+    # production created it); its password is read from Vault at
+    # platform/<env>/manual/legacy/database (key "password").
+    database_user: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+    @model_validator(mode="after")
+    def _worker_bot_known(self) -> LegacyConfig:
+        if self.worker_bot not in self.bots:
+            raise ValueError(f"worker_bot {self.worker_bot!r} is not one of bots {list(self.bots)}")
+        if len(set(b.lower() for b in self.bots)) != len(self.bots):
+            raise ValueError(f"bots {list(self.bots)} name one bot twice")
+        return self
 
 
 class EnvironmentConfig(_Model):
@@ -199,6 +234,14 @@ class EnvironmentConfig(_Model):
     pin_image_digests: bool = True
     # Replicas per application (web, api, discord-bot, ...). Default: one of each.
     replicas: dict[str, Annotated[int, Field(ge=1, le=20)]] = {}
+    # The Nest log levels the Node applications print (their config's logger.levels).
+    # Default: error, warn and log.
+    log_levels: tuple[LogLevel, ...] = ("error", "warn", "log")
+    # Default: no Chatwoot widget on the website. With it, web reads its HMAC key from Vault
+    # (platform/<env>/chatwoot hmac_key).
+    chatwoot: ChatwootConfig | None = None
+    # Default: no legacy platform. Production runs the legacy bots and worker.
+    legacy: LegacyConfig | None = None
 
     @model_validator(mode="after")
     def _subdomain_free(self) -> EnvironmentConfig:
@@ -211,7 +254,7 @@ class EnvironmentConfig(_Model):
 
     @model_validator(mode="after")
     def _known_apps(self) -> EnvironmentConfig:
-        from stacks.applications import APPS_BY_NAME
+        from stacks.applications.catalog import APPS_BY_NAME
 
         if unknown := sorted(set(self.replicas) - set(APPS_BY_NAME)):
             raise ValueError(
@@ -225,9 +268,53 @@ class EnvironmentConfig(_Model):
         return f"{prefix}.{base}" if prefix else base
 
 
+class RegistryConfig(_Model):
+    # Registry host the application images are pulled from.
+    address: Hostname = "registry-1.docker.io"
+    # Default: none, images are pulled anonymously. With an account, platform deploys need
+    # the sensitive variable TF_VAR_registry_password.
+    username: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]{0,254}$")
+
+
+_REPOSITORY = r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+
+
+class ApplicationConfig(_Model):
+    # Image repository, without tag: the environment's image_tag is the tag.
+    repository: str = Field(pattern=_REPOSITORY)
+    # Keys of the application's config file that are fixed choices, not derived.
+    # Default: none.
+    settings: dict[str, Any] = {}
+    # transport.events_application_key. Default: "<env>-<application>".
+    events_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+
+
+class ApplicationsConfig(_Model):
+    # Default: Docker Hub, pulled anonymously.
+    registry: RegistryConfig = RegistryConfig()
+    applications: dict[str, ApplicationConfig]
+
+    @model_validator(mode="after")
+    def _every_application(self) -> ApplicationsConfig:
+        from stacks.applications.catalog import APPS_BY_NAME, LEGACY_IMAGES
+
+        known = set(APPS_BY_NAME) | set(LEGACY_IMAGES)
+        problems = []
+        if unknown := sorted(set(self.applications) - known):
+            problems.append(
+                f"applications names unknown applications {unknown}; known: {sorted(known)}"
+            )
+        if missing := sorted(known - set(self.applications)):
+            problems.append(f"applications lacks {missing}: every application needs its repository")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class InfraConfig(_Model):
     cluster: ClusterConfig
     images: ImagesConfig
+    applications: ApplicationsConfig
     environments: dict[str, EnvironmentConfig]
 
     def warnings(self) -> list[str]:
@@ -321,6 +408,10 @@ def load_config(root: Path) -> InfraConfig:
     )
     images_data = _read_yaml(config_dir / "images.yaml", root, problems)
     images = images_data and _validate(ImagesConfig, images_data, "config/images.yaml", problems)
+    applications_data = _read_yaml(config_dir / "applications.yaml", root, problems)
+    applications = applications_data and _validate(
+        ApplicationsConfig, applications_data, "config/applications.yaml", problems
+    )
 
     environments: dict[str, EnvironmentConfig] = {}
     env_files = sorted((config_dir / "environments").glob("*.yaml"))
@@ -355,6 +446,13 @@ def load_config(root: Path) -> InfraConfig:
                 "each environment needs its own subdomain"
             )
 
+    if cluster and applications and environments and not problems:
+        from stacks.applications import validate
+
+        problems.extend(validate(cluster, environments, applications))
+
     if problems:
         raise ConfigError(problems)
-    return InfraConfig(cluster=cluster, images=images, environments=environments)
+    return InfraConfig(
+        cluster=cluster, images=images, applications=applications, environments=environments
+    )

@@ -59,15 +59,23 @@ def redis_conf(*, maxmemory_mib: int, auth_include: str) -> str:
     )
 
 
-def rabbitmq_conf(*, definitions_path: str) -> str:
+def rabbitmq_conf(*, definitions_path: str, memory_limit_mib: int) -> str:
     """rabbitmq.conf additions: users, vhosts and permissions come from the definitions file
-    (so no default or guest user is ever created)."""
+    (so no default or guest user is ever created).
+
+    The applications declare non-durable, non-exclusive queues (SprocketBot/sprocket
+    common/src/events/rmq.service.ts:71, and Celery 5.5's worker control queue), which
+    RabbitMQ 4.3 refuses by default ("Deprecated Features are Now Disabled by Default",
+    release-notes/4.3.0.md:23-45): they are permitted here until the applications change.
+    The memory alarm is set below the container's limit, which RabbitMQ does not read."""
     return "\n".join(
         [
             f"load_definitions = {definitions_path}",
             "loopback_users.guest = true",
             f"listeners.tcp.default = {RABBITMQ_PORT}",
             f"management.tcp.port = {RABBITMQ_MANAGEMENT_PORT}",
+            "deprecated_features.permit.transient_nonexcl_queues = true",
+            f"vm_memory_high_watermark.absolute = {memory_limit_mib * 1024 * 1024 * 6 // 10}",
             "",
         ]
     )

@@ -7,13 +7,14 @@ Contract
 - Creates: KV v2 mounts ``infrastructure`` and ``platform``; the team and service
   policies; GitHub login for SprocketBot's teams; a stdout audit device; the
   infrastructure and platform service tokens. Networks ``platform-network``,
-  ``monitoring-network``, ``chatwoot-network``, ``metrics-socket``. Redis, RabbitMQ,
-  InfluxDB, Grafana, n8n, Neo4j, Gatus, Loki and Telegraf (with its own read-only socket
-  proxy). Databases and users for Grafana and n8n on the managed PostgreSQL cluster.
+  ``monitoring-network``, ``chatwoot-network``, ``metrics-socket``. InfluxDB, Grafana,
+  n8n, Neo4j, Gatus, Loki and Telegraf (with its own read-only socket proxy). Databases
+  and users for Grafana and n8n on the managed PostgreSQL cluster.
   Every generated credential is written to ``infrastructure/...`` in Vault.
 - Outputs (``Layer2Outputs``): the service tokens (sensitive; one platform token per
   environment), the networks platform
-  stacks join, and where Postgres, Redis, RabbitMQ, InfluxDB, Neo4j and Spaces answer.
+  stacks join, and where Postgres, InfluxDB, Neo4j and Spaces answer. Redis and RabbitMQ
+  are each environment's own, in its platform stack.
 """
 
 from __future__ import annotations
@@ -95,10 +96,6 @@ class Layer2Outputs:
     postgres_port: int
     # Spaces endpoint (the applications call it their S3/MinIO endpoint).
     minio_url: str
-    redis_host: str
-    redis_port: int
-    rabbitmq_host: str
-    rabbitmq_port: int
     influxdb_url: str
     neo4j_bolt_url: str
 
@@ -168,7 +165,8 @@ class Layer2Stack(TerraformStack):
         monitoring_net = OverlayNetwork(
             self, "monitoring_network", OverlayNetworkProps(name=MONITORING_NETWORK)
         )
-        chatwoot_net = OverlayNetwork(
+        # Chatwoot (not deployed by these stacks) gets its own network, as the architecture has it.
+        OverlayNetwork(
             self, "chatwoot_network", OverlayNetworkProps(name=CHATWOOT_NETWORK, internal=True)
         )
         metrics_socket_net = OverlayNetwork(
@@ -197,100 +195,8 @@ class Layer2Stack(TerraformStack):
                 self, id_, SwarmSecretProps(name=name, value=value, version_marker=value)
             )
 
-        # --- Redis --------------------------------------------------------------------
-        redis_password = generated("redis_password", "redis")
-        redis_auth = secret(
-            "redis_auth_secret", "redis-auth", text_value("requirepass %s\n", redis_password.value)
-        )
-        redis_password_file = secret(
-            "redis_password_secret", "redis-password", redis_password.value
-        )
-        redis_memory_mib = 512
-        SwarmService(
-            self,
-            "redis",
-            SwarmServiceProps(
-                name="redis",
-                image=images.redis,
-                command=["redis-server", "/usr/local/etc/redis/redis.conf"],
-                networks=[platform_net.ref, chatwoot_net.ref],
-                config_files=[
-                    ConfigFile(
-                        target="/usr/local/etc/redis/redis.conf",
-                        content=files.redis_conf(
-                            maxmemory_mib=redis_memory_mib * 3 // 4,
-                            auth_include=f"{SECRETS}/redis-auth.conf",
-                        ),
-                    )
-                ],
-                secret_files=[
-                    redis_auth.file(f"{SECRETS}/redis-auth.conf", uid="999", gid="999"),
-                    redis_password_file.file(f"{SECRETS}/redis-password"),
-                ],
-                volumes=[VolumeMount(name="data", target="/data")],
-                memory_limit_mib=redis_memory_mib,
-                cpu_limit=1.0,
-                update_order=UpdateOrder.STOP_FIRST,
-                healthcheck=Healthcheck(
-                    test=(
-                        "CMD-SHELL",
-                        f'REDISCLI_AUTH="$(cat {SECRETS}/redis-password)" redis-cli ping '
-                        "| grep -q PONG",
-                    ),
-                    start_period_s=10,
-                ),
-            ),
-        )
-
-        # --- RabbitMQ -----------------------------------------------------------------
-        rabbit_admin = generated("rabbitmq_admin_password", "rabbitmq/admin")
-        rabbit_users = [
-            files.RabbitUser(
-                name="admin", password=rabbit_admin.value, vhosts=environments, administrator=True
-            )
-        ]
-        for env in environments:
-            password = generated(f"rabbitmq_{env}_password", f"rabbitmq/{env}")
-            rabbit_users.append(
-                files.RabbitUser(name=f"sprocket-{env}", password=password.value, vhosts=[env])
-            )
-        definitions_path = "/etc/rabbitmq/definitions.json"
-        definitions = secret(
-            "rabbitmq_definitions_secret",
-            "rabbitmq-definitions",
-            json_value(files.rabbitmq_definitions(rabbit_users, environments)),
-        )
-        SwarmService(
-            self,
-            "rabbitmq",
-            SwarmServiceProps(
-                name="rabbitmq",
-                image=images.rabbitmq,
-                # RabbitMQ keys its data directory by node name, which follows the host name.
-                hostname="rabbitmq",
-                networks=[platform_net.ref, ingress],
-                config_files=[
-                    ConfigFile(
-                        target="/etc/rabbitmq/conf.d/30-sprocket.conf",
-                        content=files.rabbitmq_conf(definitions_path=definitions_path),
-                    )
-                ],
-                secret_files=[definitions.file(definitions_path, uid="999", gid="999")],
-                volumes=[VolumeMount(name="data", target="/var/lib/rabbitmq")],
-                routes=[
-                    route("rabbitmq", cluster.host("rabbitmq"), files.RABBITMQ_MANAGEMENT_PORT)
-                ],
-                memory_limit_mib=1024,
-                cpu_limit=1.0,
-                update_order=UpdateOrder.STOP_FIRST,
-                healthcheck=Healthcheck(
-                    test=("CMD", "rabbitmq-diagnostics", "-q", "ping"),
-                    interval_s=30,
-                    timeout_s=20,
-                    start_period_s=60,
-                ),
-            ),
-        )
+        # Redis and RabbitMQ are each environment's own (stacks/platform_datastores.py): the
+        # applications' queues, caches and matchmaking state never share a server.
 
         # --- InfluxDB -----------------------------------------------------------------
         influx_password = generated("influxdb_admin_password", "influxdb/admin")
@@ -661,10 +567,6 @@ class Layer2Stack(TerraformStack):
             postgres_host=cluster.postgres.host,
             postgres_port=cluster.postgres.port,
             minio_url=minio_url,
-            redis_host="redis",
-            redis_port=files.REDIS_PORT,
-            rabbitmq_host="rabbitmq",
-            rabbitmq_port=files.RABBITMQ_PORT,
             influxdb_url=f"http://influxdb:{files.INFLUXDB_PORT}",
             neo4j_bolt_url=f"bolt://neo4j:{files.NEO4J_BOLT_PORT}",
         )

@@ -1,18 +1,19 @@
-"""platform-<env>: the Sprocket applications of one environment.
+"""platform-<env>: the Sprocket applications of one environment, and what only they use.
 
 Contract
 - Inputs: ``InfraConfig``, the environment's ``EnvironmentConfig``, ``Layer1Outputs``
-  (ingress network, Vault address) and ``Layer2Outputs`` (service tokens, networks,
-  Postgres, Redis, RabbitMQ, InfluxDB, Spaces endpoints).
-- Creates, all named after the environment so no two environments share anything:
-  the twelve application services (``<env>-web``, ``<env>-api``, ...), their config files
-  and secret files; the environment's three Spaces buckets and a Spaces key limited to
-  them; its database ``sprocket_<env>`` and login; its JWT secret (generated once, kept in
-  Vault at ``platform/<env>/generated/jwt``).
-- Reads from Vault: manual secrets under ``platform/<env>/manual/...``, ``platform/<env>/chatwoot``
-  and ``platform/ballchasing`` with this environment's platform token (which can reach no other
-  environment's secrets); Redis's password, InfluxDB's token and its broker login under
-  ``infrastructure/...`` with the infrastructure token.
+  (ingress network, Vault address) and ``Layer2Outputs`` (service tokens, the monitoring
+  network). At deploy time, with a registry account configured, the sensitive variable
+  ``registry_password``.
+- Creates, all named after the environment (``stacks.contracts.EnvironmentNames``) so no
+  two environments share anything: its datastores (``stacks/platform_datastores.py``); the
+  eleven application services, each with its own config file rendered from the
+  application's contract (``stacks/applications``) and the secret files it opens; its three
+  Spaces buckets and a Spaces key limited to them; its database ``sprocket_<env>`` and
+  login; its JWT secret; the legacy platform where configured (``stacks/legacy.py``).
+- Reads from Vault: manual secrets under ``platform/<env>/manual/...`` and
+  ``platform/ballchasing`` with this environment's platform token; InfluxDB's token with the
+  infrastructure token.
 - Outputs: ``WebUrl`` and ``ApiUrl``.
 """
 
@@ -28,52 +29,42 @@ from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPost
 from constructs_lib.providers import use_digitalocean, use_docker, use_random, use_vault
 from constructs_lib.registry_image import pinned_image
 from constructs_lib.remote_state import use_spaces_backend
+from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps, spaces_access_key
 from constructs_lib.stack_output import export
-from constructs_lib.swarm_secret import (
-    SecretFile,
-    SwarmSecret,
-    SwarmSecretProps,
-    json_value,
-    text_value,
+from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, json_value
+from constructs_lib.swarm_service import (
+    ConfigFile,
+    RegistryLogin,
+    SwarmService,
+    SwarmServiceProps,
 )
-from constructs_lib.swarm_service import ConfigFile, SwarmService, SwarmServiceProps
 from constructs_lib.traefik_route import TraefikRoute, TraefikRouteProps
 from constructs_lib.vault_kv import VaultKvSecret, VaultKvSecretProps
-from constructs_lib.vault_secret_mount import VaultKvRead, VaultSecretMount, VaultSecretMountProps
-from stacks.applications import (
-    APPS,
-    IMAGE_REPOSITORY,
-    App,
-    Endpoints,
-    Secret,
-    application_config,
-    broker_url_template,
-    bucket_names,
-)
+from constructs_lib.vault_secret_mount import VaultSecretMount, VaultSecretMountProps
+from stacks import applications as apps
+from stacks.applications.catalog import App, Secret, Uses
 from stacks.config import EnvironmentConfig, InfraConfig
+from stacks.contracts import EnvironmentNames, VaultRef
 from stacks.layer_1 import Layer1Outputs
 from stacks.layer_2 import Layer2Outputs
+from stacks.legacy import LegacyPlatform
+from stacks.platform_datastores import EnvironmentDatastores
 from stacks.vault_policies import INFRASTRUCTURE, PLATFORM, SHARED_PLATFORM_SECRETS
 
-SECRET_DIR = "/app/secret"
 
-# Secrets read from Vault: (mount, path with {env}, key).
-VAULT_SOURCES: dict[Secret, tuple[str, str, str]] = {
-    Secret.GOOGLE_CLIENT_ID: (PLATFORM, "{env}/manual/oauth/google", "client_id"),
-    Secret.GOOGLE_SECRET: (PLATFORM, "{env}/manual/oauth/google", "client_secret"),
-    Secret.DISCORD_CLIENT_ID: (PLATFORM, "{env}/manual/oauth/discord", "client_id"),
-    Secret.DISCORD_SECRET: (PLATFORM, "{env}/manual/oauth/discord", "client_secret"),
-    Secret.EPIC_CLIENT_ID: (PLATFORM, "{env}/manual/oauth/epic", "client_id"),
-    Secret.EPIC_SECRET: (PLATFORM, "{env}/manual/oauth/epic", "client_secret"),
-    Secret.STEAM_KEY: (PLATFORM, "{env}/manual/oauth/steam", "key"),
-    Secret.CHATWOOT_HMAC_KEY: (PLATFORM, "{env}/chatwoot", "hmac_key"),
-    Secret.BOT_TOKEN: (PLATFORM, "{env}/manual/discord-bot", "token"),
-    Secret.DGRAPH_API_KEY: (PLATFORM, "{env}/manual/dgraph", "api_key"),
-    Secret.BALLCHASING_TOKEN: (PLATFORM, SHARED_PLATFORM_SECRETS[0], "token"),
-    Secret.REDIS_PASSWORD: (INFRASTRUCTURE, "redis", "password"),
-    Secret.INFLUX_TOKEN: (INFRASTRUCTURE, "influxdb/token", "token"),
-}
+def vault_sources(names: EnvironmentNames) -> dict[Secret, VaultRef]:
+    """Secrets operators load into Vault (docs/secrets.md), and InfluxDB's token (layer_2)."""
+    return {
+        Secret.GOOGLE_CLIENT_ID: names.manual("oauth/google", "client_id"),
+        Secret.GOOGLE_SECRET: names.manual("oauth/google", "client_secret"),
+        Secret.DISCORD_CLIENT_ID: names.manual("oauth/discord", "client_id"),
+        Secret.DISCORD_SECRET: names.manual("oauth/discord", "client_secret"),
+        Secret.CHATWOOT_HMAC_KEY: VaultRef(PLATFORM, f"{names.env}/chatwoot", "hmac_key"),
+        Secret.BOT_TOKEN: names.manual("discord-bot", "token"),
+        Secret.BALLCHASING_TOKEN: VaultRef(PLATFORM, SHARED_PLATFORM_SECRETS[0], "token"),
+        Secret.INFLUX_TOKEN: VaultRef(INFRASTRUCTURE, "influxdb/token", "token"),
+    }
 
 
 class PlatformStack(TerraformStack):
@@ -87,12 +78,28 @@ class PlatformStack(TerraformStack):
         layer_2: Layer2Outputs,
     ) -> None:
         super().__init__(scope, id)
-        cluster, env = config.cluster, environment.name
+        cluster = config.cluster
+        names = EnvironmentNames(environment.name)
+        registry = config.applications.registry
+        self.registry_login: RegistryLogin | None = None
+        if registry.username:
+            password = SensitiveInput(
+                self,
+                "registry_password",
+                SensitiveInputProps(
+                    description=f"Access token of {registry.username} at {registry.address}"
+                ),
+            ).value
+            self.registry_login = RegistryLogin(
+                server_address=registry.address, username=registry.username, password=password
+            )
+            use_docker(self, registry=(registry.address, registry.username, password))
+        else:
+            use_docker(self)
         use_spaces_backend(self, cluster.state_backend(id))
-        use_docker(self)
         use_digitalocean(self)
         use_random(self)
-        use_vault(self, layer_1.vault_address, layer_2.platform_vault_tokens[env])
+        use_vault(self, layer_1.vault_address, layer_2.platform_vault_tokens[names.env])
         infrastructure_vault = use_vault(
             self, layer_1.vault_address, layer_2.infrastructure_vault_token, alias="infrastructure"
         )
@@ -100,145 +107,125 @@ class PlatformStack(TerraformStack):
         # --- What this environment owns: buckets, a Spaces key, a database, a JWT secret -
         buckets = [
             SpacesBucket(
-                self,
-                f"bucket_{role}",
-                SpacesBucketProps(name=name, region=cluster.spaces_region),
+                self, f"bucket_{role}", SpacesBucketProps(name=name, region=cluster.spaces_region)
             )
-            for role, name in bucket_names(env).items()
+            for role, name in names.buckets.items()
         ]
-        spaces_key = spaces_access_key(self, "spaces_key", f"sprocket-{env}", buckets)
+        spaces_key = spaces_access_key(self, "spaces_key", names.spaces_key, buckets)
         database = ManagedPostgresDatabase(
             self,
             "database",
             ManagedPostgresDatabaseProps(
-                cluster_name=cluster.postgres.cluster_name, name=f"sprocket_{env}"
+                cluster_name=cluster.postgres.cluster_name, name=names.database
             ),
         )
+        jwt_ref = names.generated("jwt", "secret")
         jwt = GeneratedSecret(
             self,
             "jwt_secret",
             GeneratedSecretProps(
-                mount=PLATFORM, path=f"{env}/generated/jwt", key="secret", length=64
+                mount=jwt_ref.mount, path=jwt_ref.path, key=jwt_ref.key, length=64
             ),
         )
+        credentials = names.generated("credentials", "")
         VaultKvSecret(
             self,
             "generated_credentials",
             VaultKvSecretProps(
-                mount=PLATFORM,
-                path=f"{env}/generated/credentials",
+                mount=credentials.mount,
+                path=credentials.path,
                 data={
-                    "database_username": f"sprocket_{env}",
+                    "database_username": names.database_user,
                     "database_password": database.password,
                     "spaces_access_key": spaces_key.access_key,
                     "spaces_secret_key": spaces_key.secret_key,
                 },
             ),
         )
-        # The broker login layer_2 generated for this environment (its own vhost only).
-        rabbit_login = VaultKvRead(
-            self,
-            "rabbitmq_login",
-            mount=INFRASTRUCTURE,
-            path=f"rabbitmq/{env}",
-            provider=infrastructure_vault,
-        )
+        self.datastores = EnvironmentDatastores(
+            self, "datastores", names=names, images=config.images
+        ).endpoints
 
         # --- Secret values, one Swarm secret each, shared by the apps that read them ---
-        def generated(id_: str, name: str, value: str) -> SwarmSecret:
+        def generated(id_: str, secret: Secret, value: str) -> SwarmSecret:
             return SwarmSecret(
                 self,
                 id_,
-                SwarmSecretProps(name=f"{env}-{name}", value=value, version_marker=value),
+                SwarmSecretProps(
+                    name=names.service(secret.value), value=value, version_marker=value
+                ),
             )
 
-        swarm_secrets: dict[Secret, SwarmSecret] = {
-            Secret.DB_PASSWORD: generated("db_password", "db-password", database.password),
-            Secret.JWT_SECRET: generated("jwt_secret_file", "jwt-secret", jwt.value),
+        self.swarm_secrets: dict[Secret, SwarmSecret] = {
+            Secret.DB_PASSWORD: generated("db_password", Secret.DB_PASSWORD, database.password),
+            Secret.JWT_SECRET: generated("jwt_secret_file", Secret.JWT_SECRET, jwt.value),
             Secret.SPACES_ACCESS_KEY: generated(
-                "spaces_access_key", "spaces-access-key", spaces_key.access_key
+                "spaces_access_key", Secret.SPACES_ACCESS_KEY, spaces_key.access_key
             ),
             Secret.SPACES_SECRET_KEY: generated(
-                "spaces_secret_key", "spaces-secret-key", spaces_key.secret_key
+                "spaces_secret_key", Secret.SPACES_SECRET_KEY, spaces_key.secret_key
             ),
+            Secret.REDIS_PASSWORD: self.datastores.redis_password,
+            Secret.DGRAPH_API_KEY: self.datastores.dgraph_api_key,
         }
-        needed = {source for app in APPS for source in app.secrets.values()}
-        for source in sorted(needed & VAULT_SOURCES.keys(), key=lambda s: s.name):
-            mount, path, key = VAULT_SOURCES[source]
-            swarm_secrets[source] = VaultSecretMount(
+        needed = {
+            source for app in apps.APPS for source in apps.secret_files(app, environment).values()
+        }
+        for source, ref in sorted(vault_sources(names).items(), key=lambda item: item[0].name):
+            if source not in needed:
+                continue
+            self.swarm_secrets[source] = VaultSecretMount(
                 self,
                 f"vault_{source.name.lower()}",
                 VaultSecretMountProps(
-                    mount=mount,
-                    path=path.format(env=env),
-                    key=key,
-                    secret_name=f"{env}-{source.name.lower().replace('_', '-')}",
-                    provider=infrastructure_vault if mount == INFRASTRUCTURE else None,
+                    mount=ref.mount,
+                    path=ref.path,
+                    key=ref.key,
+                    secret_name=names.service(source.value),
+                    provider=infrastructure_vault if ref.mount == INFRASTRUCTURE else None,
                 ),
             ).secret
 
         # --- The applications -------------------------------------------------------
-        endpoints = Endpoints(
-            environment=env,
-            web_url=f"https://{environment.host(cluster)}",
-            api_url=f"https://{environment.host(cluster, 'api')}",
-            api_service=f"{env}-api",
-            rabbitmq_host=layer_2.rabbitmq_host,
-            rabbitmq_port=layer_2.rabbitmq_port,
-            postgres_host=layer_2.postgres_host,
-            postgres_port=layer_2.postgres_port,
-            redis_host=layer_2.redis_host,
-            redis_port=layer_2.redis_port,
-            influx_url=layer_2.influxdb_url,
-            spaces_endpoint=layer_2.minio_url,
+        endpoints = apps.endpoints(
+            names,
+            cluster,
+            environment,
+            rabbitmq_url=self.datastores.rabbitmq_url,
+            celery_backend_url=self.datastores.celery_backend_url,
         )
-        broker_url = text_value(
-            broker_url_template(endpoints), f"sprocket-{env}", rabbit_login.value("password")
-        )
-        # The backends' config carries the broker login, so it is a secret file, not a config.
-        backend_config_json = json_value(application_config(endpoints, broker_url=broker_url))
-        backend_config = SwarmSecret(
-            self,
-            "backend_config",
-            SwarmSecretProps(
-                name=f"{env}-config",
-                value=backend_config_json,
-                version_marker=backend_config_json,
-            ),
-        )
-        public_config = json.dumps(
-            application_config(endpoints, broker_url=None), indent=2, sort_keys=True
-        )
+        for app in apps.APPS:
+            self._application(app, names, environment, config, layer_1, layer_2, endpoints)
 
-        for app in APPS:
-            self._application(
-                app,
-                environment,
-                config,
-                layer_1,
-                layer_2,
-                swarm_secrets,
-                backend_config,
-                public_config,
+        if environment.legacy is not None:
+            LegacyPlatform(
+                self,
+                "legacy",
+                names=names,
+                legacy=environment.legacy,
+                config=config,
+                database=database,
+                spaces_key=spaces_key,
+                registry_login=self.registry_login,
             )
 
-        export(self, "WebUrl", endpoints.web_url, f"Sprocket web ({env})")
-        export(self, "ApiUrl", endpoints.api_url, f"Sprocket API ({env})")
+        export(self, "WebUrl", f"https://{endpoints.web_host}", f"Sprocket web ({names.env})")
+        export(self, "ApiUrl", f"https://{endpoints.api_host}", f"Sprocket API ({names.env})")
 
     def _application(
         self,
         app: App,
+        names: EnvironmentNames,
         environment: EnvironmentConfig,
         config: InfraConfig,
         layer_1: Layer1Outputs,
         layer_2: Layer2Outputs,
-        swarm_secrets: dict[Secret, SwarmSecret],
-        backend_config: SwarmSecret,
-        public_config: str,
+        endpoints: apps.Endpoints,
     ) -> None:
-        env = environment.name
-        name = f"{env}-{app.name}"
-        networks = [layer_2.platform_network]
+        name = names.service(app.name)
+        ctx = apps.app_context(app, names, endpoints, environment, config.applications)
+        document = apps.render_config(app.name, ctx)
+        networks = [self.datastores.network]
         routes = []
         if app.port is not None and app.route_prefix is not None:
             networks.append(layer_1.ingress_network)
@@ -254,17 +241,29 @@ class PlatformStack(TerraformStack):
                     ),
                 )
             )
-        if app.pushes_metrics:
+        if Uses.INFLUXDB in app.uses:
             networks.append(layer_2.monitoring_network)
-        secret_files: list[SecretFile] = [
-            swarm_secrets[source].file(f"{SECRET_DIR}/{file_name}", uid=app.uid)
-            for file_name, source in sorted(app.secrets.items())
+        secret_files = [
+            self.swarm_secrets[source].file(path, uid=app.uid, gid=app.uid)
+            for path, source in sorted(apps.secret_files(app, environment).items())
         ]
         config_files: list[ConfigFile] = []
-        if app.backend:
-            secret_files.append(backend_config.file(app.config_path, uid=app.uid))
+        if Uses.RABBITMQ in app.uses:
+            # The config carries the broker login (and the replay parser's Redis URL).
+            value = json_value(document)
+            config_secret = SwarmSecret(
+                self,
+                f"{app.name.replace('-', '_')}_config",
+                SwarmSecretProps(name=f"{name}-config", value=value, version_marker=value),
+            )
+            secret_files.append(config_secret.file(app.config_path, uid=app.uid, gid=app.uid))
         else:
-            config_files.append(ConfigFile(target=app.config_path, content=public_config))
+            config_files.append(
+                ConfigFile(
+                    target=app.config_path, content=json.dumps(document, indent=2, sort_keys=True)
+                )
+            )
+        repository = config.applications.applications[app.name].repository
         SwarmService(
             self,
             app.name.replace("-", "_"),
@@ -273,17 +272,18 @@ class PlatformStack(TerraformStack):
                 image=pinned_image(
                     self,
                     f"{app.name}_image",
-                    f"{IMAGE_REPOSITORY}/{app.repository}:{environment.image_tag}",
+                    f"{repository}:{environment.image_tag}",
                     by_digest=environment.pin_image_digests,
                 ),
                 command=list(app.command) if app.command else None,
                 networks=networks,
-                env=app.env,
+                env=apps.service_env(app, ctx),
                 routes=routes,
                 config_files=config_files,
                 secret_files=secret_files,
                 replicas=environment.replicas.get(app.name, app.replicas),
                 memory_limit_mib=app.memory_limit_mib,
                 cpu_limit=app.cpu_limit,
+                registry_login=self.registry_login,
             ),
         )

@@ -1,0 +1,118 @@
+"""Names one stack or application derives and another reads, spelled in one place.
+
+``EnvironmentNames`` is everything named after an environment: its services, networks,
+database, buckets, queues and prefixes. ``VaultRef`` is one value in Vault KV v2. Writers
+and readers both take these objects instead of formatting the strings again, so a rename
+is one edit and a reader can never drift from its writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+# The queues Sprocket's applications use, as their config keys name them
+# (transport.<key>, SprocketBot/sprocket common/src/util/config.ts:177-222), and the
+# suffix each queue gets after the environment's name.
+QUEUES: dict[str, str] = {
+    "core_queue": "core",
+    "bot_queue": "bot",
+    "matchmaking_queue": "matchmaking",
+    "analytics_queue": "analytics",
+    "events_queue": "events",
+    "image_generation_queue": "ig",
+    "submission_queue": "submissions",
+    "notification_queue": "notifications",
+    "celery-queue": "celery",
+}
+
+
+@dataclass(frozen=True)
+class VaultRef:
+    """One key of one KV v2 secret: ``<mount>/data/<path>`` field ``key``."""
+
+    mount: str
+    path: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.mount}/{self.path} {self.key}"
+
+
+@dataclass(frozen=True)
+class EnvironmentNames:
+    """What is named after one environment (``main`` is production)."""
+
+    env: str
+
+    def service(self, name: str) -> str:
+        """The Swarm service (and its DNS name) of ``name`` in this environment."""
+        return f"{self.env}-{name}"
+
+    @property
+    def platform_network(self) -> str:
+        return f"{self.env}-platform"
+
+    @property
+    def dgraph_network(self) -> str:
+        return f"{self.env}-dgraph"
+
+    @property
+    def legacy_network(self) -> str:
+        return f"{self.env}-legacy"
+
+    @property
+    def database(self) -> str:
+        return f"sprocket_{self.env}"
+
+    @property
+    def database_user(self) -> str:
+        return f"sprocket_{self.env}"
+
+    @property
+    def spaces_key(self) -> str:
+        return f"sprocket-{self.env}"
+
+    @cached_property
+    def buckets(self) -> dict[str, str]:
+        return {
+            "general": f"sprocket-{self.env}-1",
+            "image_generation": f"sprocket-image-gen-{self.env}-1",
+            "replays": f"sprocket-replays-{self.env}-1",
+        }
+
+    @cached_property
+    def queues(self) -> dict[str, str]:
+        """transport.<key> -> queue name; one spelling of the environment everywhere."""
+        return {key: f"{self.env}-{suffix}" for key, suffix in QUEUES.items()}
+
+    @property
+    def rabbitmq_vhost(self) -> str:
+        return self.env
+
+    @property
+    def rabbitmq_user(self) -> str:
+        return f"sprocket-{self.env}"
+
+    @property
+    def redis_prefix(self) -> str:
+        return self.env
+
+    @property
+    def influx_bucket(self) -> str:
+        return f"sprocket_{self.env}"
+
+    @property
+    def bot_prefix(self) -> str:
+        return "s." if self.env == "main" else f"{self.env}."
+
+    def events_key(self, application: str) -> str:
+        """The default transport.events_application_key: unique per environment and app."""
+        return f"{self.env}-{application}"
+
+    # Vault: what this environment's platform stack generates and what operators load.
+    def generated(self, name: str, key: str) -> VaultRef:
+        return VaultRef("platform", f"{self.env}/generated/{name}", key)
+
+    def manual(self, name: str, key: str) -> VaultRef:
+        return VaultRef("platform", f"{self.env}/manual/{name}", key)
