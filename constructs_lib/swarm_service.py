@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from cdktf import TerraformResourceLifecycle, Token
+from cdktf import Fn, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_docker.config import Config
 from cdktf_cdktf_provider_docker.service import (
     Service,
@@ -50,7 +50,7 @@ from cdktf_cdktf_provider_docker.volume import Volume
 from constructs import Construct
 
 from constructs_lib.errors import raise_if
-from constructs_lib.naming import hashed_name, slug
+from constructs_lib.naming import HASH_LENGTH, hashed_name, slug
 from constructs_lib.overlay_network import NetworkRef
 from constructs_lib.swarm_secret import SecretFile
 from constructs_lib.traefik_route import TraefikRoute
@@ -93,7 +93,8 @@ class BindMount:
 
 @dataclass(frozen=True, kw_only=True)
 class ConfigFile:
-    """A non-secret file rendered at synth time and delivered as a Swarm config."""
+    """A non-secret file delivered as a Swarm config: rendered at synth time, or public
+    material Terraform reads at plan time (an expression)."""
 
     target: str
     content: str
@@ -315,11 +316,19 @@ class SwarmService(Construct):
         configs = []
         for config_file in props.config_files:
             basename = posixpath.basename(config_file.target)
+            if Token.is_unresolved(config_file.content):
+                # Public material Terraform reads (a CA certificate): hashed by Terraform.
+                base = hashed_name(f"{props.name}-{basename}", "")[: -HASH_LENGTH - 1]
+                name = f"{base}-{Fn.substr(Fn.sha256(config_file.content), 0, HASH_LENGTH)}"
+                data = Fn.base64encode(config_file.content)
+            else:
+                name = hashed_name(f"{props.name}-{basename}", config_file.content)
+                data = base64.b64encode(config_file.content.encode()).decode()
             config = Config(
                 self,
                 f"Config-{slug(basename)}",
-                name=hashed_name(f"{props.name}-{basename}", config_file.content),
-                data=base64.b64encode(config_file.content.encode()).decode(),
+                name=name,
+                data=data,
                 lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
             )
             configs.append(

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from constructs_lib.validation import cidr_problem, hostname_problem, image_problem, port_problem
 
@@ -285,8 +293,9 @@ class ApplicationConfig(_Model):
     # Keys of the application's config file that are fixed choices, not derived.
     # Default: none.
     settings: dict[str, Any] = {}
-    # transport.events_application_key. Default: "<env>-<application>".
-    events_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    # transport.events_application_key; "{env}" in it is the environment's name.
+    # Default: "{env}-<application>".
+    events_key: str | None = Field(default=None, pattern=r"^([A-Za-z0-9._-]|\{env\}){1,100}$")
 
 
 class ApplicationsConfig(_Model):
@@ -294,21 +303,22 @@ class ApplicationsConfig(_Model):
     registry: RegistryConfig = RegistryConfig()
     applications: dict[str, ApplicationConfig]
 
-    @model_validator(mode="after")
-    def _every_application(self) -> ApplicationsConfig:
+    @field_validator("applications", mode="before")
+    @classmethod
+    def _every_application(cls, value: Any) -> Any:
         from stacks.applications.catalog import APPS_BY_NAME, LEGACY_IMAGES
 
+        if not isinstance(value, dict):
+            return value
         known = set(APPS_BY_NAME) | set(LEGACY_IMAGES)
         problems = []
-        if unknown := sorted(set(self.applications) - known):
-            problems.append(
-                f"applications names unknown applications {unknown}; known: {sorted(known)}"
-            )
-        if missing := sorted(known - set(self.applications)):
-            problems.append(f"applications lacks {missing}: every application needs its repository")
+        if unknown := sorted(set(value) - known):
+            problems.append(f"names unknown applications {unknown}; known: {sorted(known)}")
+        if missing := sorted(known - set(value)):
+            problems.append(f"lacks {missing}: every application needs its repository")
         if problems:
             raise ValueError("; ".join(problems))
-        return self
+        return value
 
 
 class InfraConfig(_Model):

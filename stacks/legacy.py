@@ -110,12 +110,8 @@ class LegacyPlatform(Construct):
         db_password = VaultKvRead(
             self, "database_password", mount="platform", path=f"{names.env}/manual/legacy/database"
         ).value("password")
-        ca = database.ca_certificate()
-        ca_secret = SwarmSecret(
-            self,
-            "postgres_ca",
-            SwarmSecretProps(name=names.service("legacy-postgres-ca"), value=ca, version_marker=ca),
-        )
+        # Public: a config, not a secret, readable by whichever user the images run as.
+        ca = ConfigFile(target=CA_PATH, content=database.ca_certificate())
         common = {
             "NODE_ENV": "production",
             "NODE_EXTRA_CA_CERTS": CA_PATH,
@@ -159,7 +155,7 @@ class LegacyPlatform(Construct):
                     ),
                     networks=[network],
                     env={**common, **env},
-                    secret_files=[ca_secret.file(CA_PATH, mode=0o444)],
+                    config_files=[ca],
                     memory_limit_mib=512,
                     cpu_limit=0.5,
                     registry_login=registry_login,

@@ -131,3 +131,34 @@ def networks_of(document: dict, service: dict) -> set[str]:
         owner = _SYNTHESIZED[match["stack"]]
         names.add(resources(owner, "docker_network")[match["rid"]]["name"])
     return names
+
+
+_FORMAT_CALL = re.compile(r'format\("((?:[^"\\]|\\.)*)", ([\w.\[\]"-]+)\)')
+_STRING = re.compile(r'("(?:[^"\\]|\\.)*")')
+_REFERENCE = re.compile(r"\b(?:data\.)?[a-z_]+\.[\w-]+(?:\.[\w-]+|\[\w+\])+")
+
+
+def decode_json_secret(expression: str, stand_in: str = "<secret>") -> dict:
+    """The document inside a synthesized ``${base64encode(jsonencode({...}))}`` secret, with
+    every Terraform expression in it (``format("...%s...", random_password.x.result)``, a bare
+    reference) replaced by ``stand_in`` (formatted into the surrounding text for ``format``)."""
+    match = re.fullmatch(r"\$\{base64encode\(jsonencode\((.*)\)\)\}", expression, re.S)
+    assert match, f"not a JSON secret: {expression[:80]}"
+    body = _FORMAT_CALL.sub(lambda m: json.dumps(m.group(1).replace("%s", stand_in)), match[1])
+    # References appear only outside string literals.
+    parts = _STRING.split(body)
+    body = "".join(
+        part if i % 2 else _REFERENCE.sub(lambda m: json.dumps(stand_in), part)
+        for i, part in enumerate(parts)
+    )
+    # HCL object syntax ("key" = value) to JSON ("key": value); no value here contains " = ".
+    return json.loads(body.replace('" = ', '": '))
+
+
+def mounted_secret_document(document: dict, service: dict, target: str) -> dict:
+    """The JSON document of the Swarm secret mounted at ``target`` in ``service``."""
+    for mount in service["task_spec"]["container_spec"].get("secrets", []):
+        if mount["file_name"] == target:
+            rid = mount["secret_id"].split(".")[1]
+            return decode_json_secret(resources(document, "docker_secret")[rid]["data"])
+    raise AssertionError(f"no secret mounted at {target}")

@@ -1,9 +1,10 @@
 """Bad-input matrix: each malformed configuration stops `make synth` the same careful way.
 
-Each case runs scripts/synth.py (what `make synth` runs) against a copy of the shipped
-configuration with one mistake, over a previous cdktf.out, and expects: exit status 2,
-a message naming the file, the field and the value with what is allowed, no traceback,
-and the previous output byte-for-byte unchanged.
+Each case runs scripts/synth.py's synthesis (what `make synth` runs) in this process,
+against a copy of the shipped configuration with one mistake, over a previous cdktf.out,
+and expects: status 2, a message naming the file, the field and the value with what is
+allowed, and the previous output byte-for-byte unchanged. Three cases also run as a real
+process, for the exit status and the absence of a traceback.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def write(relative: str, text: str) -> Edit:
     return edit
 
 
-CLUSTER, IMAGES = "cluster.yaml", "images.yaml"
-STAGING = "environments/staging.yaml"
+CLUSTER, IMAGES, APPS = "cluster.yaml", "images.yaml", "applications.yaml"
+STAGING, MAIN = "environments/staging.yaml", "environments/main.yaml"
 
 CASES: list[tuple[str, Edit, str]] = [
     ("unknown-key", set_field(CLUSTER, "hostnme", "x"), "config/cluster.yaml: hostnme: unknown key; allowed keys: acme_email, admin_ssh_cidrs"),
@@ -80,11 +81,11 @@ CASES: list[tuple[str, Edit, str]] = [
     ("bad-acme-email", set_field(CLUSTER, "acme_email", "ops-at-example"), "config/cluster.yaml: acme_email: got 'ops-at-example'"),
     ("untagged-image", set_field(IMAGES, "redis", "redis"), "config/images.yaml: redis: got 'redis': must be pinned: add an exact version tag"),
     ("latest-image", set_field(IMAGES, "grafana", "grafana/grafana:latest"), "config/images.yaml: grafana: got 'grafana/grafana:latest': must not use the moving tag 'latest'"),
-    ("unknown-image", set_field(IMAGES, "chatwoot", "chatwoot/chatwoot:v4.0.0"), "config/images.yaml: chatwoot: unknown key; allowed keys: gatus, grafana"),
+    ("unknown-image", set_field(IMAGES, "chatwoot", "chatwoot/chatwoot:v4.0.0"), "config/images.yaml: chatwoot: unknown key; allowed keys: dgraph, gatus, grafana"),
     ("missing-image", drop_field(IMAGES, "loki"), "config/images.yaml: loki: is required but missing"),
     ("latest-app-tag", set_field(STAGING, "image_tag", "latest"), "config/environments/staging.yaml: image_tag: got 'latest': must not be 'latest'"),
     ("bad-app-tag", set_field(STAGING, "image_tag", "v1 beta"), "config/environments/staging.yaml: image_tag: got 'v1 beta': must be a Docker tag"),
-    ("unknown-env-key", set_field(STAGING, "replica", 2), "config/environments/staging.yaml: replica: unknown key; allowed keys: image_tag, name, pin_image_digests, replicas, subdomain"),
+    ("unknown-env-key", set_field(STAGING, "replica", 2), "config/environments/staging.yaml: replica: unknown key; allowed keys: chatwoot, image_tag, legacy, log_levels, name, pin_image_digests, replicas, subdomain"),
     ("replicas-unknown-app", set_field(STAGING, "replicas", {"webb": 2}), "replicas names unknown applications ['webb']"),
     ("replicas-zero", set_field(STAGING, "replicas", {"web": 0}), "config/environments/staging.yaml: replicas.web: got 0: Input should be greater than or equal to 1"),
     ("reserved-subdomain", set_field(STAGING, "subdomain", "api"), "subdomain 'api' is a host other services use"),
@@ -93,6 +94,14 @@ CASES: list[tuple[str, Edit, str]] = [
     ("yaml-syntax", write(CLUSTER, "hostname: [sprocket\n"), "config/cluster.yaml: not valid YAML (line 2"),
     ("empty-file", write(IMAGES, ""), "config/images.yaml: must be a mapping of keys to values, got None"),
     ("ssh-open-to-all", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/0"]), "admin_ssh_cidrs: '0.0.0.0/0' opens SSH to the whole internet"),
+    ("app-setting-missing", drop_field(APPS, "applications.api.settings.auth.jwt_expiry"), "config/applications.yaml: applications.api.settings: api (main) config key auth.jwt_expiry is missing; api reads it at core/src/identity/auth/auth.module.ts:27"),
+    ("app-setting-wrong-type", set_field(APPS, "applications.api.settings.defaultOrganizationId", "2"), "config/applications.yaml: applications.api.settings: api (main) config key defaultOrganizationId is a str, api reads a number"),
+    ("app-setting-derived", set_field(APPS, "applications.api.settings.db", {"host": "db.example.com"}), "config/applications.yaml: applications.api.settings.db.host: is derived from the environment (main); remove it from the settings"),
+    ("app-unknown", set_field(APPS, "applications.webb", {"repository": "asaxplayinghorse/webb"}), "names unknown applications ['webb']; known: ['analytics', 'api',"),
+    ("app-missing", drop_field(APPS, "applications.elo"), "...: lacks ['elo']: every application needs its repository"),
+    ("app-bad-repository", set_field(APPS, "applications.web.repository", "asaxplayinghorse/web:main"), "config/applications.yaml: applications.web.repository: got 'asaxplayinghorse/web:main'"),
+    ("app-duplicate-events-key", set_field(APPS, "applications.notification.events_key", "{env}-api"), "config/applications.yaml: applications.notification.events_key: 'main-api' is also api's in main"),
+    ("legacy-unknown-worker-bot", set_field(MAIN, "legacy.worker_bot", "Emila"), "config/environments/main.yaml: legacy: got "),
 ]  # fmt: skip
 
 
@@ -119,12 +128,42 @@ def test_the_matrix_has_at_least_twenty_distinct_mistakes():
     assert len({name for name, _, _ in CASES}) == len(CASES) >= 20
 
 
+def assert_output_untouched(project: Path, before: dict[str, str]) -> None:
+    assert digest(project / "cdktf.out") == before
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith("cdktf.out")) == [
+        "cdktf.out"
+    ]
+
+
 @pytest.mark.parametrize(("name", "edit", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_precisely_and_leaves_output_alone(project, name, edit, expected):
+def test_bad_input_is_refused_precisely_and_leaves_output_alone(
+    project, name, edit, expected, capsys, monkeypatch
+):
+    from scripts import synth
+
     # GIVEN a previous synthesis and one mistake in the configuration
     before = digest(project / "cdktf.out")
     edit(project / "config")
-    # WHEN synthesizing
+    monkeypatch.setenv("CDKTF_OUTDIR", "unset-by-the-test")
+    # WHEN synthesizing as `make synth` does (in this process)
+    status = synth.synth(project)
+    err = capsys.readouterr().err
+    # THEN it stops with status 2 and says exactly what is wrong
+    assert status == 2, err
+    assert expected in err, err
+    # AND the previous output is untouched, with no staging directory left behind
+    assert_output_untouched(project, before)
+
+
+# Through a real process: the exit status, and no traceback on the terminal.
+SUBPROCESS_CASES = ("unknown-key", "yaml-syntax", "app-setting-missing")
+
+
+@pytest.mark.parametrize("name", SUBPROCESS_CASES)
+def test_make_synth_exits_2_without_a_traceback(project, name):
+    _, edit, expected = next(case for case in CASES if case[0] == name)
+    before = digest(project / "cdktf.out")
+    edit(project / "config")
     result = subprocess.run(
         [sys.executable, str(project / "scripts" / "synth.py")],
         cwd=project,
@@ -133,12 +172,7 @@ def test_bad_input_is_refused_precisely_and_leaves_output_alone(project, name, e
         text=True,
         timeout=120,
     )
-    # THEN it stops with status 2 and says exactly what is wrong, without a traceback
     assert result.returncode == 2, result.stdout + result.stderr
     assert expected in result.stderr, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    # AND the previous output is untouched, with no staging directory left behind
-    assert digest(project / "cdktf.out") == before
-    assert sorted(p.name for p in project.iterdir() if p.name.startswith("cdktf.out")) == [
-        "cdktf.out"
-    ]
+    assert_output_untouched(project, before)

@@ -48,21 +48,18 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
     # ...no change to layer_1 or to the other environments...
     for name in ("layer_1", "platform-main", "platform-staging"):
         assert diffs[name].empty, name
-    # ...and in layer_2 only what serves every environment: its broker login and vhost,
-    # its Vault policy and token, its InfluxDB bucket and its uptime checks.
+    # ...and in layer_2 only what serves every environment: its Vault policy and token,
+    # its InfluxDB bucket and its uptime checks (its datastores are in its own stack).
     layer_2 = diffs["layer_2"]
     assert not layer_2.removed
     added = {re.sub(r"_(Stored|Default)_[0-9A-F]{8}$", "", a) for a in layer_2.added}
     assert added == {
-        "random_password.rabbitmq_dev_password",
-        "vault_kv_secret_v2.rabbitmq_dev_password",
         "vault_policy.policy_platform_dev_service",
         "vault_token.platform_token_dev",
         "output.cross-stack-output-vault_tokenplatform_token_devclient_token",
     }
     touched = {re.sub(r"_[0-9A-F]{8}$", "", address) for address in layer_2.changed}
     assert touched == {
-        "docker_secret.rabbitmq_definitions_secret",
         "docker_config.influxdb_buckets_Config-influxdb-buckets",
         "docker_config.gatus_Config-endpoints-yaml",
         "output.PlatformVaultToken",

@@ -30,9 +30,9 @@ def break_literal_secret(s):
 
 
 def break_credential_in_env(s):
-    spec = services(s["layer_2"])["redis"]["task_spec"]["container_spec"]
+    spec = services(s["platform-main"])["main-redis"]["task_spec"]["container_spec"]
     spec["env"] = {"TOKEN": "dop_v1_" + "ab" * 16}
-    return s["layer_2"]
+    return s["platform-main"]
 
 
 def break_public_database_port(s):
@@ -44,10 +44,10 @@ def break_public_database_port(s):
 
 
 def break_published_port(s):
-    services(s["layer_2"])["redis"]["endpoint_spec"]["ports"] = [
+    services(s["platform-main"])["main-redis"]["endpoint_spec"]["ports"] = [
         {"target_port": 6379, "published_port": 6379}
     ]
-    return s["layer_2"]
+    return s["platform-main"]
 
 
 def break_open_ssh(s):
@@ -97,8 +97,8 @@ def break_no_rollback(s):
 
 
 def break_stateful_start_first(s):
-    services(s["layer_2"])["redis"]["update_config"]["order"] = "start-first"
-    return s["layer_2"]
+    services(s["platform-main"])["main-redis"]["update_config"]["order"] = "start-first"
+    return s["platform-main"]
 
 
 def break_secret_mode(s):

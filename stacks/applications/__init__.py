@@ -79,7 +79,8 @@ def app_context(
         names=names,
         endpoints=endpoints_,
         settings=settings.settings,
-        events_key=settings.events_key or names.events_key(app.name),
+        events_key=(settings.events_key or "").replace("{env}", names.env)
+        or names.events_key(app.name),
         log_levels=environment.log_levels,
         chatwoot=(chatwoot.url, chatwoot.website_token) if chatwoot else None,
     )

@@ -696,7 +696,7 @@ def test_the_swarm_routers_are_exactly_those_the_labels_declare(traefik, stacks)
         for name, resource in services(document).items()
         if "traefik.enable" not in service_labels(resource)
     }
-    assert {"redis", "main-notification"} <= unrouted
+    assert {"main-redis", "main-notification"} <= unrouted
     served = {s["Spec"]["Name"] for s in traefik.model.services}
     assert unrouted <= served
     # WHEN listing the Swarm provider's routers through the authenticated dashboard API

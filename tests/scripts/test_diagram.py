@@ -10,11 +10,13 @@ def test_diagram_draws_routes_networks_and_remote_state(stacks):
     text = diagram.mermaid(stacks)
     assert 'internet -->|"sprocket.mlesports.gg"| platform_main_main_web' in text
     assert 'internet -->|"api.staging.sprocket.mlesports.gg"| platform_staging_staging_api' in text
-    assert "layer_2_redis --- net_platform_network" in text
+    assert "platform_main_main_redis --- net_main_platform" in text
     assert "layer_1_traefik --- net_socket_proxy" in text
     assert "stack_platform_main -.->|remote state| stack_layer_2" in text
     assert "stack_layer_2 -.->|remote state| stack_layer_1" in text
     # Internal services have no route from the Internet.
     assert not any(
-        line.endswith("layer_2_redis") for line in text.splitlines() if "internet" in line
+        line.endswith("platform_main_main_redis")
+        for line in text.splitlines()
+        if "internet" in line
     )

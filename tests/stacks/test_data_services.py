@@ -38,9 +38,15 @@ def test_rabbitmq_definitions_give_each_user_only_its_vhosts():
 
 
 def test_rabbitmq_conf_loads_definitions_and_keeps_guest_local():
-    conf = files.rabbitmq_conf(definitions_path="/etc/rabbitmq/definitions.json")
+    conf = files.rabbitmq_conf(
+        definitions_path="/etc/rabbitmq/definitions.json", memory_limit_mib=1000
+    ).splitlines()
     assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
     assert "loopback_users.guest = true" in conf
+    # RabbitMQ 4.3 refuses the applications' transient non-exclusive queues otherwise.
+    assert "deprecated_features.permit.transient_nonexcl_queues = true" in conf
+    # The memory alarm fires at 60 % of the container's limit, in bytes.
+    assert f"vm_memory_high_watermark.absolute = {600 * 1024 * 1024}" in conf
 
 
 STUB_INFLUX = """#!/bin/sh

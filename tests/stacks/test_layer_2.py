@@ -11,9 +11,8 @@ import yaml
 from constructs_lib.validation import image_problem
 from tests.conftest import config_content, networks_of, resources, service_labels, services
 
+# Redis and RabbitMQ are each environment's own (tests/stacks/test_platform_datastores.py).
 DATA_SERVICES = {
-    "redis",
-    "rabbitmq",
     "influxdb",
     "grafana",
     "n8n",
@@ -24,8 +23,6 @@ DATA_SERVICES = {
 }
 # The architecture's topology: who is on which network.
 TOPOLOGY = {
-    "redis": {"platform-network", "chatwoot-network"},
-    "rabbitmq": {"platform-network", "traefik-ingress"},
     "influxdb": {"monitoring-network"},
     "grafana": {"monitoring-network", "traefik-ingress"},
     "n8n": {"traefik-ingress"},
@@ -36,10 +33,10 @@ TOPOLOGY = {
     "metrics-socket-proxy": {"metrics-socket"},
     "influxdb-buckets": {"monitoring-network"},
 }
-WEB_UIS = {"rabbitmq", "grafana", "n8n", "gatus"}
+WEB_UIS = {"grafana", "n8n", "gatus"}
 
 
-def test_the_nine_data_services_and_their_helpers(layer_2):
+def test_the_seven_shared_data_services_and_their_helpers(layer_2):
     helpers = {"metrics-socket-proxy", "influxdb-buckets"}
     assert set(services(layer_2)) == DATA_SERVICES | helpers
 
@@ -110,31 +107,6 @@ def test_no_credential_is_a_literal(layer_2):
     # ...and generated values are only ever written to Vault as expressions.
     for rid, kv in resources(layer_2, "vault_kv_secret_v2").items():
         assert kv["data_json"].startswith("${jsonencode("), rid
-
-
-def test_redis_requires_a_password_and_persists_rdb_and_aof(layer_2):
-    redis = services(layer_2)["redis"]
-    spec = redis["task_spec"]["container_spec"]
-    conf = config_content(layer_2, redis, "/usr/local/etc/redis/redis.conf")
-    # The config file is actually loaded...
-    assert spec["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
-    # ...persists both ways, and takes its password last, from a secret file.
-    assert "appendonly yes" in conf and re.search(r"^save \d+ \d+", conf, re.M)
-    assert conf.strip().splitlines()[-1] == "include /run/secrets/redis-auth.conf"
-    assert "requirepass" not in conf
-    data = resources(layer_2, "docker_secret")["redis_auth_secret"]["data"]
-    assert 'format("requirepass %s\\n", random_password.redis_password.result)' in data
-
-
-def test_rabbitmq_has_real_users_and_a_vhost_per_environment(layer_2):
-    rabbit = services(layer_2)["rabbitmq"]
-    conf = config_content(layer_2, rabbit, "/etc/rabbitmq/conf.d/30-sprocket.conf")
-    assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
-    data = resources(layer_2, "docker_secret")["rabbitmq_definitions_secret"]["data"]
-    assert '"name" = "sprocket-main"' in data and '"name" = "sprocket-staging"' in data
-    assert '"vhosts" = [{"name" = "main"}, {"name" = "staging"}]' in data
-    assert "guest" not in data
-    assert rabbit["task_spec"]["container_spec"]["hostname"] == "rabbitmq"
 
 
 def test_influxdb_org_buckets_and_retention(layer_2):

@@ -10,54 +10,22 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, networks_of, resources, service_labels, services
+from stacks.applications import contract
+from stacks.applications.catalog import APPS_BY_NAME
+from tests.conftest import (
+    ROOT,
+    config_content,
+    mounted_secret_document,
+    networks_of,
+    resources,
+    service_labels,
+    services,
+)
 
 ENVIRONMENTS = ("main", "staging")
-APPS = {
-    "web",
-    "api",
-    "discord-bot",
-    "image-generation-frontend",
-    "image-generation-service",
-    "notification",
-    "analytics",
-    "matchmaking",
-    "replay-parse",
-    "elo",
-    "submission",
-    "legacy-bot",
-}
-# The facts table of the running deployment: the files each application opens.
-SECRET_FILES = {
-    "api": {
-        "db-password.txt",
-        "jwtSecret.txt",
-        "minio-secret.txt",
-        "minio-access.txt",
-        "googleClientId.txt",
-        "googleSecret.txt",
-        "discord-secret.txt",
-        "discord-client.txt",
-        "redis-password.txt",
-        "epic-client.txt",
-        "epic-secret.txt",
-        "steam-key.txt",
-    },
-    "web": {"chatwoot-hmac-key.txt"},
-    "image-generation-frontend": {"minio-secret.txt", "minio-access.txt", "db-secret.txt"},
-    "discord-bot": {"bot-token.txt", "minio-secret.txt", "minio-access.txt"},
-    "image-generation-service": {"minio-secret.txt", "minio-access.txt", "db-secret.txt"},
-    "notification": {"redis-password.txt"},
-    "matchmaking": {"redis-password.txt"},
-    "submission": {"minio-secret.txt", "minio-access.txt", "redis-password.txt"},
-    "elo": {"redis-password.txt", "dgraph-api-key.txt"},
-    "analytics": {"influx-token"},
-    "replay-parse": {"minio-secret.txt", "ballchasing-token"},
-}
-CONFIG_PATHS = {
-    "web": "/app/clients/web/config/production.json",
-    "image-generation-frontend": "/app/src/config.json",
-}
+APPS = set(APPS_BY_NAME)
+DATASTORES = {"redis", "rabbitmq", "dgraph-zero", "dgraph-alpha"}
+LEGACY = {"legacy-redis", "legacy-worker", "legacy-bot-emilio", "legacy-bot-emilia"}
 
 
 @pytest.fixture(scope="session", params=ENVIRONMENTS)
@@ -66,7 +34,11 @@ def platform(request, stacks) -> tuple[str, dict]:
 
 
 def app_services(env: str, document: dict) -> dict[str, dict]:
-    return {name.removeprefix(f"{env}-"): s for name, s in services(document).items()}
+    return {
+        name.removeprefix(f"{env}-"): s
+        for name, s in services(document).items()
+        if name.removeprefix(f"{env}-") in APPS
+    }
 
 
 def mounted_files(service: dict) -> dict[str, dict]:
@@ -74,8 +46,13 @@ def mounted_files(service: dict) -> dict[str, dict]:
     return {m["file_name"]: m for m in spec.get("secrets", []) + spec.get("configs", [])}
 
 
-def backend_config(document: dict) -> str:
-    return resources(document, "docker_secret")["backend_config"]["data"]
+def app_config(document: dict, service: dict, path: str) -> dict:
+    """The config document a service reads at ``path``: a secret or a plain config."""
+    if any(
+        m["file_name"] == path for m in service["task_spec"]["container_spec"].get("secrets", [])
+    ):
+        return mounted_secret_document(document, service, path)
+    return json.loads(config_content(document, service, path))
 
 
 def test_one_platform_stack_per_environment_with_its_own_state(stacks):
@@ -87,21 +64,27 @@ def test_one_platform_stack_per_environment_with_its_own_state(stacks):
         assert key == f"sprocket-infra/platform-{env}.tfstate"
 
 
-def test_the_twelve_applications_named_after_their_environment(platform):
+def test_the_applications_and_their_own_datastores_named_after_their_environment(platform):
     env, document = platform
-    assert set(services(document)) == {f"{env}-{app}" for app in APPS}
+    # Production also runs the legacy platform (config/environments/main.yaml: legacy).
+    legacy = LEGACY if env == "main" else set()
+    assert set(services(document)) == {f"{env}-{s}" for s in APPS | DATASTORES | legacy}
 
 
-def test_every_secret_file_of_the_facts_table_is_mounted_owner_read_only(platform):
+def test_each_app_mounts_exactly_the_secret_files_its_code_opens_owner_read_only(platform):
     env, document = platform
     for app, service in app_services(env, document).items():
+        config_path = contract.load(app).config_path
         files = {
-            path.removeprefix("/app/secret/"): mount
+            path: mount
             for path, mount in mounted_files(service).items()
             if path.startswith("/app/secret/")
         }
-        assert set(files) == SECRET_FILES.get(app, set()), app
-        assert all(m["file_mode"] == 0o400 for m in files.values()), app
+        expected = {s.name for s in contract.load(app).secret_files}
+        assert set(files) == expected, app
+        # Every image runs as root (dockerfiles/node.Dockerfile has no USER).
+        assert all(m["file_mode"] == 0o400 and m["file_uid"] == "0" for m in files.values()), app
+        assert config_path in mounted_files(service), app
 
 
 def test_spaces_access_and_secret_keys_are_not_swapped(platform):
@@ -114,40 +97,65 @@ def test_spaces_access_and_secret_keys_are_not_swapped(platform):
     assert secrets[secret]["data"].endswith(".secret_key)}")
 
 
-def test_each_app_reads_its_config_where_it_looks_for_it(platform):
+def test_each_synthesized_config_meets_its_applications_contract(platform):
     env, document = platform
     for app, service in app_services(env, document).items():
-        path = CONFIG_PATHS.get(app, "/app/config/production.json")
-        assert path in mounted_files(service), app
+        spec = service["task_spec"]["container_spec"]
+        path = contract.load(app).config_path
+        found = contract.problems(
+            contract.load(app),
+            app_config(document, service, path),
+            config_path=path,
+            secret_files=set(mounted_files(service)),
+            env=spec.get("env", {}),
+        )
+        assert found == [], app
 
 
 def test_no_secret_value_is_a_literal(platform):
     _, document = platform
     for rid, secret in resources(document, "docker_secret").items():
         assert secret["data"].startswith("${base64encode("), rid
-    # The public frontends' config is a plain config file: it must carry no credential.
+    # A plain config file (web's, the datastores') carries no credential.
     for rid, config in resources(document, "docker_config").items():
+        if config["data"].startswith("${"):
+            # The legacy platform's database CA certificate, read from DigitalOcean.
+            assert "digitalocean_database_ca" in config["data"], rid
+            continue
         content = base64.b64decode(config["data"]).decode()
-        assert "amqp://" not in content and "password" not in content.lower(), rid
-    # The backends' config holds the broker login, so it is a secret built by Terraform.
-    assert "rabbitmq_login" in backend_config(document)
+        assert "amqp://" not in content and "requirepass" not in content, rid
+    # A config that holds the broker login is a secret built by Terraform.
+    api = app_services(platform[0], document)["api"]
+    url = app_config(document, api, "/app/config/production.json")["transport"]["url"]
+    assert (
+        url
+        == f"amqp://sprocket-{platform[0]}:<secret>@{platform[0]}-rabbitmq:5672/{platform[0]}?heartbeat=60"
+    )
 
 
 def test_environment_specific_names_differ_between_main_and_staging(stacks):
-    main, staging = (backend_config(stacks[f"platform-{env}"]) for env in ENVIRONMENTS)
-    for env, config in (("main", main), ("staging", staging)):
-        other = "staging" if env == "main" else "main"
-        for queue in ("core", "bot", "matchmaking", "analytics", "events", "ig", "submissions"):
-            assert f'"{env}-{queue}"' in config and f'"{other}-{queue}"' not in config
-        assert f'"{env}-notifications"' in config and f'"{env}-celery"' in config
-        assert f'"database" = "sprocket_{env}"' in config
-        assert f'"bucket" = "sprocket_{env}"' in config
-        assert f'"prefix" = "{env}"' in config
-        assert f'"sprocket-{env}-1"' in config and f'"sprocket-replays-{env}-1"' in config
-        assert f'"/{env}?heartbeat=60"' in config or f"/{env}?heartbeat=60" in config
-    assert '"prefix" = "s."' in main and '"prefix" = "staging."' in staging
-    assert '"url" = "https://sprocket.mlesports.gg"' in main
-    assert '"url" = "https://staging.sprocket.mlesports.gg"' in staging
+    for env, other in (("main", "staging"), ("staging", "main")):
+        document = stacks[f"platform-{env}"]
+        api = app_services(env, document)["api"]
+        config = app_config(document, api, "/app/config/production.json")
+        queues = {k: v for k, v in config["transport"].items() if k not in ("url",)}
+        assert all(v.startswith(f"{env}-") for v in queues.values()), queues
+        assert config["transport"]["events_application_key"] == f"{env}-api"
+        assert config["db"]["database"] == config["db"]["username"] == f"sprocket_{env}"
+        assert config["redis"] == {
+            "host": f"{env}-redis",
+            "port": 6379,
+            "prefix": env,
+            "secure": False,
+        }
+        assert config["minio"]["bucketNames"]["replays"] == f"sprocket-replays-{env}-1"
+        assert other not in json.dumps(config)
+    bot = lambda env: app_config(  # noqa: E731
+        stacks[f"platform-{env}"],
+        app_services(env, stacks[f"platform-{env}"])["discord-bot"],
+        "/app/config/production.json",
+    )
+    assert bot("main")["bot"]["prefix"] == "s." and bot("staging")["bot"]["prefix"] == "staging."
 
 
 def test_buckets_database_and_spaces_key_are_the_environments_own(platform):
@@ -191,11 +199,11 @@ def test_routes_with_tls_for_the_public_apps_only(platform):
             assert not labels and not on_ingress, app
 
 
-def test_networks_come_from_earlier_stacks_and_analytics_joins_monitoring(platform):
+def test_apps_share_their_environments_network_and_only_analytics_joins_monitoring(platform):
     env, document = platform
     for app, service in app_services(env, document).items():
         nets = networks_of(document, service)
-        assert "platform-network" in nets, app
+        assert f"{env}-platform" in nets and "platform-network" not in nets, app
         assert ("monitoring-network" in nets) == (app == "analytics"), app
     remote = document["data"]["terraform_remote_state"]
     assert {r["config"]["key"] for r in remote.values()} == {
@@ -216,12 +224,20 @@ def test_vault_is_read_with_the_tokens_layer_2_made(platform):
             assert read["provider"] == "vault.infrastructure"
 
 
-def test_images_are_the_environments_tag_pinned_by_digest(platform):
+def test_images_are_the_configured_repositories_at_the_environments_tag_by_digest(platform):
     env, document = platform
-    tag = "main" if env == "main" else "staging"
+    repositories = yaml.safe_load((ROOT / "config" / "applications.yaml").read_text())
     for app, service in app_services(env, document).items():
         image = service["task_spec"]["container_spec"]["image"]
-        assert image.startswith("asaxplayinghorse/sprocket-") and f":{tag}@${{data." in image, app
+        repository = repositories["applications"][app]["repository"]
+        assert image.startswith(f"{repository}:{env}@${{data.docker_registry_image."), app
+        # Pulled with the configured account; the token is a sensitive variable.
+        assert service["auth"] == {
+            "server_address": "registry-1.docker.io",
+            "username": "asaxplayinghorse",
+            "password": "${var.registry_password}",
+        }, app
+    assert document["variable"]["registry_password"]["sensitive"] is True
 
 
 def test_replay_parse_has_memory_limits_and_bounded_celery_workers(platform):
@@ -239,15 +255,19 @@ def test_api_starts_as_the_running_deployment_does(platform):
     env, document = platform
     spec = app_services(env, document)["api"]["task_spec"]["container_spec"]
     assert spec["command"] == ["node", "/app/core/dist/main.js"]
-    assert spec["env"]["CACHE_PORT"] == "6379" and spec["env"]["NODE_ENV"] == "production"
+    assert spec["env"] == {"NODE_ENV": "production"}
 
 
-def test_jwt_secret_is_generated_once_and_kept_in_vault(platform):
+def test_generated_secrets_are_kept_in_the_environments_own_vault_paths(platform):
     env, document = platform
-    (password,) = resources(document, "random_password").values()
-    assert password["length"] == 64
+    (jwt,) = [p for rid, p in resources(document, "random_password").items() if "jwt" in rid]
+    assert jwt["length"] == 64
     paths = {s["name"] for s in resources(document, "vault_kv_secret_v2").values()}
-    assert f"{env}/generated/jwt" in paths
+    expected = {
+        f"{env}/generated/{n}" for n in ("jwt", "redis", "rabbitmq", "dgraph", "credentials")
+    }
+    assert expected <= paths
+    assert all(p.startswith(f"{env}/generated/") for p in paths), paths
 
 
 def test_changing_one_environment_changes_no_other_stack(tmp_path: Path, stacks):
