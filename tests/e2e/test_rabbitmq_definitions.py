@@ -1,9 +1,25 @@
-"""The synthesized RabbitMQ configuration, loaded by a real RabbitMQ on loopback.
+"""Each environment's synthesized RabbitMQ, loaded by a real RabbitMQ on loopback.
 
-Debian's rabbitmq-server (3.10) boots with the synthesized conf.d snippet and the
-definitions the synthesized Swarm secret holds (passwords filled in for the test): no
-guest user exists, every environment has its own user and virtual host, and a user
-reaches only its own environment's virtual host.
+Every ``platform-<env>`` stack runs its own ``<env>-rabbitmq``; each test runs once per
+environment, against a broker of its own. Debian's rabbitmq-server (3.10) boots with the
+synthesized conf.d snippet and the definitions the synthesized Swarm secret holds (passwords
+filled in for the test): the environment's one user and one virtual host exist and nothing
+else (no guest), the memory alarm is the synthesized one, and the user, logged in over AMQP
+with the broker URL the applications are given, declares what the applications declare
+(SprocketBot/sprocket at 46d2b40357a82e892ee0f3ec2ea969d25d0d6da4): the durable RPC queues,
+Celery's queue, the events exchange and an application's transient, non-exclusive event queue.
+
+One line is checked only by reading the synthesized snippet:
+``deprecated_features.permit.transient_nonexcl_queues = true``. RabbitMQ 4.3 refuses
+transient non-exclusive queues without it (rabbitmq-server release-notes/4.3.0.md:23-45),
+and the applications declare one (common/src/events/rmq.service.ts:71). RabbitMQ 4.3 is not
+installable here, and RabbitMQ 3.10 permits such queues but refuses to boot with the key ("no
+setting with that name"), so the test broker gets the snippet without exactly that line.
+
+No AMQP client library is installed, and the management HTTP API refuses a user without the
+``management`` tag (the synthesized user has none), so the tests speak AMQP 0-9-1 themselves
+with the small client below; what it declares is read back with rabbitmqctl, so a wrong flag
+in the client would fail the test rather than pass it.
 """
 
 from __future__ import annotations
@@ -13,48 +29,86 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from tests.conftest import config_content, resources, services
+from tests.e2e.openbao import free_port
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 EPMD = shutil.which("epmd")
 START_TIMEOUT = 60
 NODE = "e2e@localhost"
+ENVIRONMENTS = ("main", "staging")
+CONF = "/etc/rabbitmq/conf.d/30-sprocket.conf"
+DEFINITIONS = "/etc/rabbitmq/definitions.json"
+APP_CONFIG = "/app/config/production.json"
+# RabbitMQ 4.3's opt-in for transient non-exclusive queues, unknown to RabbitMQ 3.10.
+PERMIT_TRANSIENT_NONEXCL = "deprecated_features.permit.transient_nonexcl_queues = true"
+# The official Alpine image's rabbitmq user and group (docker-library/rabbitmq
+# 4.3/alpine/Dockerfile:238-243, as stacks/platform_datastores.py cites).
+IMAGE_UID, IMAGE_GID = "100", "101"
+# transport.<key> of the RPC queues NestJS's ClientRMQ/ServerRMQ assert with
+# queueOptions {durable: true} (common/src/global.module.ts:8-105).
+RPC_QUEUES = {
+    "core_queue": "core",
+    "bot_queue": "bot",
+    "matchmaking_queue": "matchmaking",
+    "analytics_queue": "analytics",
+    "image_generation_queue": "ig",
+    "submission_queue": "submissions",
+    "notification_queue": "notifications",
+}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# --- The synthesized documents ---------------------------------------------------------
 
 
-def definitions_from_expression(expression: str) -> tuple[dict, dict[str, str]]:
-    """The definitions document inside the synthesized ``base64encode(jsonencode({...}))``,
-    with each ``random_password.<id>.result`` replaced by a test password; and those passwords."""
+def stand_in_password(resource_id: str) -> str:
+    """The stand-in for ``random_password.<resource_id>.result``: the same in every document."""
+    return f"e2e-{resource_id}"
+
+
+def document_from_expression(expression: str) -> dict:
+    """The document inside a synthesized ``base64encode(jsonencode({...}))``, with each
+    ``random_password.<id>.result`` (also inside ``format("...%s...", ...)``) filled in."""
     body = re.fullmatch(r"\$\{base64encode\(jsonencode\((.*)\)\)\}", expression, re.S).group(1)
-    passwords: dict[str, str] = {}
-
-    def password(match: re.Match) -> str:
-        passwords[match.group(1)] = f"e2e-{match.group(1)}"
-        return json.dumps(passwords[match.group(1)])
-
-    body = re.sub(r"random_password\.(\w+)\.result", password, body)
+    body = re.sub(
+        r'format\(("(?:[^"\\]|\\.)*"), random_password\.(\w+)\.result\)',
+        lambda m: json.dumps(json.loads(m.group(1)).replace("%s", stand_in_password(m.group(2)))),
+        body,
+    )
+    body = re.sub(
+        r"random_password\.(\w+)\.result", lambda m: json.dumps(stand_in_password(m.group(1))), body
+    )
+    assert "random_password" not in body and "${" not in body, body
     # HCL object syntax ("key" = value) to JSON ("key": value); no value here contains " = ".
-    return json.loads(body.replace('" = ', '": ')), passwords
+    return json.loads(body.replace('" = ', '": '))
+
+
+def mounted_secret(document: dict, service: dict, target: str) -> tuple[dict, dict]:
+    """(the service's secret mount at ``target``, the docker_secret resource it mounts)."""
+    for mount in service["task_spec"]["container_spec"].get("secrets", []):
+        if mount["file_name"] == target:
+            rid = mount["secret_id"].split(".")[1]
+            return mount, resources(document, "docker_secret")[rid]
+    raise AssertionError(f"no secret mounted at {target}")
 
 
 def loopback_config(conf: str, *, amqp_port: int, management_port: int, definitions: Path) -> str:
-    """The synthesized conf.d snippet with loopback ports and the definitions file's path."""
+    """The synthesized conf.d snippet with loopback ports and the definitions file's path,
+    and without the one line RabbitMQ 3.10 does not know (see the module docstring)."""
     replacements = {
         r"^load_definitions = .*$": f"load_definitions = {definitions}",
         r"^listeners\.tcp\.default = \d+$": f"listeners.tcp.default = {amqp_port}",
         r"^management\.tcp\.port = \d+$": f"management.tcp.port = {management_port}",
+        rf"^{re.escape(PERMIT_TRANSIENT_NONEXCL)}\n": "",
     }
     for pattern, replacement in replacements.items():
         conf, count = re.subn(pattern, replacement, conf, flags=re.M)
@@ -62,24 +116,62 @@ def loopback_config(conf: str, *, amqp_port: int, management_port: int, definiti
     return conf
 
 
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def env(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def rabbit(stacks, tmp_path_factory) -> Iterator[dict]:
+def platform(stacks, env) -> dict:
+    return stacks[f"platform-{env}"]
+
+
+@pytest.fixture(scope="module")
+def rabbit_service(platform, env) -> dict:
+    return services(platform)[f"{env}-rabbitmq"]
+
+
+@pytest.fixture(scope="module")
+def rabbit_conf(platform, rabbit_service) -> str:
+    return config_content(platform, rabbit_service, CONF)
+
+
+@pytest.fixture(scope="module")
+def definitions(platform, rabbit_service) -> dict:
+    _, secret = mounted_secret(platform, rabbit_service, DEFINITIONS)
+    return document_from_expression(secret["data"])
+
+
+@pytest.fixture(scope="module")
+def transport(platform, env) -> dict:
+    """The transport block of matchmaking's synthesized config file: the broker URL and the
+    queue names every application on SprocketBot's common library reads."""
+    service = services(platform)[f"{env}-matchmaking"]
+    _, secret = mounted_secret(platform, service, APP_CONFIG)
+    return document_from_expression(secret["data"])["transport"]
+
+
+# --- The broker ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rabbit(rabbit_conf, definitions, tmp_path_factory) -> Iterator[dict]:
     assert (RABBIT_BIN / "rabbitmq-server").exists() and EPMD, (
         "rabbitmq-server is installed by `make test` (Debian package)"
     )
-    layer_2 = stacks["layer_2"]
-    service = services(layer_2)["rabbitmq"]
-    secret_data = resources(layer_2, "docker_secret")["rabbitmq_definitions_secret"]["data"]
-    document, passwords = definitions_from_expression(secret_data)
     workdir = tmp_path_factory.mktemp("rabbitmq")
-    definitions = workdir / "definitions.json"
-    definitions.write_text(json.dumps(document))
-    conf = config_content(layer_2, service, "/etc/rabbitmq/conf.d/30-sprocket.conf")
+    definitions_file = workdir / "definitions.json"
+    definitions_file.write_text(json.dumps(definitions))
+    amqp_port = free_port()
     (workdir / "rabbitmq.conf").write_text(
         loopback_config(
-            conf, amqp_port=free_port(), management_port=free_port(), definitions=definitions
+            rabbit_conf,
+            amqp_port=amqp_port,
+            management_port=free_port(),
+            definitions=definitions_file,
         )
     )
+    # management.tcp.port is a key of the management plugin, which the image enables.
     (workdir / "enabled_plugins").write_text("[rabbitmq_management].\n")
     epmd_port = free_port()
     env = {
@@ -106,7 +198,7 @@ def rabbit(stacks, tmp_path_factory) -> Iterator[dict]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    rabbit = {"env": env, "passwords": passwords, "document": document}
+    rabbit = {"env": env, "amqp_port": amqp_port}
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while ctl(rabbit, "await_startup", "--timeout", "5").returncode != 0:
@@ -141,25 +233,344 @@ def rows(result: subprocess.CompletedProcess) -> list[list[str]]:
     return [line.split("\t") for line in result.stdout.strip().splitlines()[1:]]
 
 
-def test_users_are_exactly_the_synthesized_ones_and_guest_is_not_among_them(rabbit):
+def queue_flags(rabbit: dict, vhost: str) -> dict[str, tuple[str, str, str]]:
+    """name -> (durable, exclusive, auto_delete) as the broker recorded them."""
+    listing = ctl(rabbit, "list_queues", "-p", vhost, "name", "durable", "exclusive", "auto_delete")
+    return {name: (durable, exclusive, auto) for name, durable, exclusive, auto in rows(listing)}
+
+
+# --- A minimal AMQP 0-9-1 client -------------------------------------------------------
+
+
+class AmqpRefused(Exception):
+    """The broker closed the connection or channel: its reply code and text."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{code} {text}")
+        self.code, self.text = code, text
+
+
+def _shortstr(value: str) -> bytes:
+    data = value.encode()
+    return struct.pack(">B", len(data)) + data
+
+
+def _longstr(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def _table(fields: dict) -> bytes:
+    """A field table of booleans, strings and nested tables: all a client's properties need."""
+    out = b""
+    for name, value in fields.items():
+        if isinstance(value, bool):
+            encoded = b"t" + struct.pack(">B", value)
+        elif isinstance(value, str):
+            encoded = b"S" + _longstr(value.encode())
+        else:
+            encoded = b"F" + _table(value)
+        out += _shortstr(name) + encoded
+    return _longstr(out)
+
+
+def _flags(*bits: bool) -> bytes:
+    """Consecutive bit arguments packed into one octet, first argument in the lowest bit."""
+    return struct.pack(">B", sum(1 << i for i, bit in enumerate(bits) if bit))
+
+
+class Amqp:
+    """Connection (PLAIN login) to one virtual host, with one channel: exchange and queue
+    declaration, binding, publishing and basic.get, as the AMQP 0-9-1 specification frames
+    them. No heartbeats; synchronous methods only, one at a time."""
+
+    METHOD, HEADER, BODY, HEARTBEAT = 1, 2, 3, 8
+
+    def __init__(self, port: int, *, user: str, password: str, vhost: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            self.sock.sendall(b"AMQP\x00\x00\x09\x01")
+            self._expect(0, (10, 10))  # connection.start
+            properties = _table(
+                {
+                    "product": "sprocket-infra e2e",
+                    # Ask for connection.close (with its reason) when the login is refused.
+                    "capabilities": {"authentication_failure_close": True},
+                }
+            )
+            response = _longstr(f"\0{user}\0{password}".encode())
+            self._send(0, (10, 11), properties + _shortstr("PLAIN") + response + _shortstr("en_US"))
+            channel_max, frame_max, _ = struct.unpack(">HIH", self._expect(0, (10, 30))[:8])
+            self._send(0, (10, 31), struct.pack(">HIH", channel_max, frame_max, 0))
+            self._send(0, (10, 40), _shortstr(vhost) + _shortstr("") + _flags(False))
+            self._expect(0, (10, 41))
+            self._send(1, (20, 10), _shortstr(""))
+            self._expect(1, (20, 11))
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def __enter__(self) -> Amqp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._send(0, (10, 50), struct.pack(">H", 200) + _shortstr("") + b"\0\0\0\0")
+            self._expect(0, (10, 51))
+        except (AmqpRefused, OSError):
+            pass
+        finally:
+            self.sock.close()
+
+    def exchange_declare(self, name: str, kind: str, *, durable: bool) -> None:
+        # reserved, exchange, type, passive durable auto-delete internal no-wait, arguments
+        args = b"\0\0" + _shortstr(name) + _shortstr(kind)
+        self._call((40, 10), args + _flags(False, durable, False, False, False) + _table({}))
+
+    def queue_declare(
+        self, name: str, *, durable: bool, exclusive: bool = False, auto_delete: bool = False
+    ) -> None:
+        # reserved, queue, passive durable exclusive auto-delete no-wait, arguments
+        flags = _flags(False, durable, exclusive, auto_delete, False)
+        self._call((50, 10), b"\0\0" + _shortstr(name) + flags + _table({}))
+
+    def queue_bind(self, queue: str, exchange: str, routing_key: str) -> None:
+        args = b"\0\0" + _shortstr(queue) + _shortstr(exchange) + _shortstr(routing_key)
+        self._call((50, 20), args + _flags(False) + _table({}))
+
+    def publish(self, exchange: str, routing_key: str, body: bytes) -> None:
+        args = b"\0\0" + _shortstr(exchange) + _shortstr(routing_key) + _flags(False, False)
+        self._send(1, (60, 40), args)
+        # content header: class, weight, body size, no properties; then the body in one frame
+        self._frame(self.HEADER, 1, struct.pack(">HHQH", 60, 0, len(body), 0))
+        self._frame(self.BODY, 1, body)
+
+    def get(self, queue: str) -> bytes | None:
+        """basic.get with no-ack: the next message's body, or None if the queue is empty."""
+        self._send(1, (60, 70), b"\0\0" + _shortstr(queue) + _flags(True))
+        method, _ = self._read_method(1)
+        if method == (60, 72):  # get-empty
+            return None
+        assert method == (60, 71), method  # get-ok
+        kind, _, header = self._read_frame()
+        assert kind == self.HEADER
+        (size,) = struct.unpack(">Q", header[4:12])
+        body = b""
+        while len(body) < size:
+            kind, _, chunk = self._read_frame()
+            assert kind == self.BODY
+            body += chunk
+        return body
+
+    def _call(self, method: tuple[int, int], args: bytes) -> bytes:
+        self._send(1, method, args)
+        return self._expect(1, (method[0], method[1] + 1))
+
+    def _frame(self, kind: int, channel: int, payload: bytes) -> None:
+        self.sock.sendall(struct.pack(">BHI", kind, channel, len(payload)) + payload + b"\xce")
+
+    def _send(self, channel: int, method: tuple[int, int], args: bytes) -> None:
+        self._frame(self.METHOD, channel, struct.pack(">HH", *method) + args)
+
+    def _recv(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = self.sock.recv(size - len(data))
+            if not chunk:
+                raise AmqpRefused(0, "connection closed by the broker")
+            data += chunk
+        return data
+
+    def _read_frame(self) -> tuple[int, int, bytes]:
+        kind, channel, size = struct.unpack(">BHI", self._recv(7))
+        payload = self._recv(size)
+        assert self._recv(1) == b"\xce", "bad frame end"
+        return kind, channel, payload
+
+    def _read_method(self, channel: int) -> tuple[tuple[int, int], bytes]:
+        while True:
+            kind, on, payload = self._read_frame()
+            if kind == self.HEARTBEAT:
+                continue
+            assert kind == self.METHOD, kind
+            method, args = struct.unpack(">HH", payload[:4]), payload[4:]
+            if method in ((10, 50), (20, 40)):  # connection.close, channel.close
+                (code,) = struct.unpack(">H", args[:2])
+                raise AmqpRefused(code, args[3 : 3 + args[2]].decode())
+            assert on == channel, (on, channel, method)
+            return method, args
+
+    def _expect(self, channel: int, method: tuple[int, int]) -> bytes:
+        got, args = self._read_method(channel)
+        assert got == method, (got, method)
+        return args
+
+
+def login(rabbit: dict, url: str, *, vhost: str | None = None) -> Amqp:
+    """Log in with the credentials of an amqp:// URL, to its virtual host or ``vhost``."""
+    parts = urlsplit(url)
+    return Amqp(
+        rabbit["amqp_port"],
+        user=unquote(parts.username),
+        password=unquote(parts.password),
+        vhost=unquote(parts.path[1:]) if vhost is None else vhost,
+    )
+
+
+# --- The synthesized configuration ---------------------------------------------------------
+
+
+def test_the_snippet_permits_the_applications_transient_non_exclusive_queues(rabbit_conf):
+    """Read only (see the module docstring): RabbitMQ 4.3 needs it, 3.10 rejects it."""
+    assert rabbit_conf.splitlines().count(PERMIT_TRANSIENT_NONEXCL) == 1
+
+
+def test_the_definitions_file_belongs_to_the_images_rabbitmq_user_only(rabbit_service, platform):
+    mount, _ = mounted_secret(platform, rabbit_service, DEFINITIONS)
+    assert (mount["file_uid"], mount["file_gid"], mount["file_mode"]) == (
+        IMAGE_UID,
+        IMAGE_GID,
+        0o400,
+    )
+
+
+def test_the_user_is_exactly_the_environments_one_and_guest_is_not_among_them(rabbit, env):
     users = {row[0] for row in rows(ctl(rabbit, "list_users"))}
-    assert users == {"admin", "sprocket-main", "sprocket-staging"}
+    assert users == {f"sprocket-{env}"}
     assert ctl(rabbit, "authenticate_user", "guest", "guest").returncode != 0
 
 
-def test_one_virtual_host_per_environment_and_no_default_one(rabbit):
-    assert {row[0] for row in rows(ctl(rabbit, "list_vhosts"))} == {"main", "staging"}
+def test_one_virtual_host_named_after_the_environment_and_no_default_one(rabbit, env):
+    assert {row[0] for row in rows(ctl(rabbit, "list_vhosts"))} == {env}
 
 
-def test_each_environment_user_reaches_only_its_own_vhost(rabbit):
-    for env, other in (("main", "staging"), ("staging", "main")):
-        permissions = rows(ctl(rabbit, "list_user_permissions", f"sprocket-{env}"))
-        assert [row[0] for row in permissions] == [env]
-        assert other not in {row[0] for row in permissions}
+def test_the_user_has_permissions_on_its_vhost_only(rabbit, env):
+    permissions = rows(ctl(rabbit, "list_user_permissions", f"sprocket-{env}"))
+    assert permissions == [[env, ".*", ".*", ".*"]]
 
 
-def test_users_log_in_with_their_generated_passwords_only(rabbit):
-    password = rabbit["passwords"]["rabbitmq_main_password"]
-    assert ctl(rabbit, "authenticate_user", "sprocket-main", password).returncode == 0
-    wrong = rabbit["passwords"]["rabbitmq_staging_password"]
-    assert ctl(rabbit, "authenticate_user", "sprocket-main", wrong).returncode != 0
+def test_the_user_logs_in_with_its_generated_password_only(rabbit, env, definitions):
+    (user,) = definitions["users"]
+    assert ctl(rabbit, "authenticate_user", f"sprocket-{env}", user["password"]).returncode == 0
+    assert ctl(rabbit, "authenticate_user", f"sprocket-{env}", "not-the-password").returncode != 0
+
+
+def test_the_memory_alarm_is_the_synthesized_one_below_the_service_limit(
+    rabbit, rabbit_conf, rabbit_service
+):
+    # GIVEN the absolute watermark the snippet sets, and the container's memory limit
+    (watermark,) = re.findall(r"^vm_memory_high_watermark\.absolute = (\d+)$", rabbit_conf, re.M)
+    limit = rabbit_service["task_spec"]["resources"]["limits"]["memory_bytes"]
+    # WHEN the broker reports what it uses
+    status = ctl(rabbit, "status", "--formatter", "json")
+    assert status.returncode == 0, status.stderr
+    # THEN it is that value (RabbitMQ does not read the container's limit), below the limit
+    assert json.loads(status.stdout)["vm_memory_high_watermark_limit"] == int(watermark)
+    assert 0 < int(watermark) < limit
+
+
+# --- What the applications do with it ------------------------------------------------------
+
+
+def test_the_applications_broker_url_logs_in_to_the_environments_vhost(
+    rabbit, env, transport, rabbit_conf
+):
+    # GIVEN the URL the applications are given: the service's name, its AMQP port, the vhost
+    parts = urlsplit(transport["url"])
+    (port,) = re.findall(r"^listeners\.tcp\.default = (\d+)$", rabbit_conf, re.M)
+    assert (parts.hostname, parts.port, parts.path) == (f"{env}-rabbitmq", int(port), f"/{env}")
+    # WHEN an application logs in with its credentials (here on the loopback port)
+    with login(rabbit, transport["url"]) as amqp:
+        # THEN the broker accepts it and opens a channel in the environment's vhost
+        amqp.queue_declare("", durable=False, exclusive=True)
+
+
+def test_the_rpc_queues_are_declared_durable(rabbit, env, transport):
+    # GIVEN the queue names the applications are given, one per environment
+    names = {key: transport[key] for key in RPC_QUEUES}
+    assert names == {key: f"{env}-{suffix}" for key, suffix in RPC_QUEUES.items()}
+    # WHEN the user asserts each as ClientRMQ/ServerRMQ do (global.module.ts:8-105)
+    with login(rabbit, transport["url"]) as amqp:
+        for name in names.values():
+            amqp.queue_declare(name, durable=True)
+    # THEN the broker holds them durable, not exclusive, not auto-deleted
+    flags = queue_flags(rabbit, env)
+    for name in names.values():
+        assert flags[name] == ("true", "false", "false"), name
+
+
+def test_the_celery_queue_is_declared_durable(rabbit, env, transport):
+    # GIVEN Celery's queue (transport.celery-queue, replay-parse-service src/celeryconfig.py:8)
+    name = transport["celery-queue"]
+    assert name == f"{env}-celery"
+    # WHEN a worker declares it as kombu's Queue does by default (durable)
+    with login(rabbit, transport["url"]) as amqp:
+        amqp.queue_declare(name, durable=True)
+    # THEN the broker holds it durable
+    assert queue_flags(rabbit, env)[name] == ("true", "false", "false")
+
+
+def test_the_events_exchange_is_a_transient_topic_exchange(rabbit, env, transport):
+    # GIVEN the events exchange (transport.events_queue, common/src/events/rmq.service.ts:14)
+    exchange = transport["events_queue"]
+    assert exchange == f"{env}-events"
+    # WHEN a service builds its channel (rmq.service.ts:133: "topic", {durable: false})
+    with login(rabbit, transport["url"]) as amqp:
+        amqp.exchange_declare(exchange, "topic", durable=False)
+    # THEN the broker holds a non-durable topic exchange of that name
+    listing = ctl(rabbit, "list_exchanges", "-p", env, "name", "type", "durable")
+    assert [exchange, "topic", "false"] in rows(listing)
+
+
+def test_an_applications_event_queue_is_transient_non_exclusive_and_receives_its_events(
+    rabbit, env, transport
+):
+    exchange, key = transport["events_queue"], transport["events_application_key"]
+    # GIVEN matchmaking's subscription to scrim.saved (scrim.event-subscriber.ts:42), which
+    # EventsService makes "scrim.saved.*" (common/src/events/events.service.ts:17-22) and
+    # RmqService names "<exchange>-<topic>-<events_application_key>" (rmq.service.ts:56)
+    topic = "scrim.saved.*"
+    queue = f"{exchange}-{topic}-{key}"
+    assert queue == f"{env}-events-scrim.saved.*-{env}-matchmaking"
+    # WHEN it asserts the exchange, then the queue {durable: false, exclusive: false} and
+    # binds it (rmq.service.ts:71,77), and the connection goes away
+    with login(rabbit, transport["url"]) as amqp:
+        amqp.exchange_declare(exchange, "topic", durable=False)
+        amqp.queue_declare(queue, durable=False, exclusive=False)
+        amqp.queue_bind(queue, exchange, topic)
+    # THEN the broker keeps it, transient and not exclusive (an exclusive one would be gone)
+    assert queue_flags(rabbit, env)[queue] == ("false", "false", "false")
+    # ...and an event published as EventsService publishes it ("scrim.saved.default",
+    # events.service.ts:35-44) reaches it
+    with login(rabbit, transport["url"]) as amqp:
+        amqp.publish(exchange, "scrim.saved.default", b'{"id":"e2e"}')
+        deadline = time.monotonic() + 5
+        while (body := amqp.get(queue)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert body == b'{"id":"e2e"}'
+
+
+def test_the_user_cannot_open_any_other_vhost(rabbit, env, transport):
+    # GIVEN another vhost on the broker, which the definitions do not give the user
+    other = "elsewhere"
+    assert ctl(rabbit, "add_vhost", other).returncode == 0
+    try:
+        # WHEN the user tries to open it to declare a queue there
+        with (
+            pytest.raises(AmqpRefused) as refused,
+            login(rabbit, transport["url"], vhost=other) as amqp,
+        ):
+            amqp.queue_declare(f"{env}-core", durable=True)
+        # THEN the broker refuses it access (530 NOT_ALLOWED) and no queue exists there
+        assert refused.value.code == 530, refused.value
+        assert queue_flags(rabbit, other) == {}
+    finally:
+        assert ctl(rabbit, "delete_vhost", other).returncode == 0
+
+
+def test_guest_cannot_log_in_even_from_loopback(rabbit, env):
+    # GIVEN the default guest login, which loopback_users.guest would allow from 127.0.0.1
+    # WHEN it tries to log in over AMQP
+    with pytest.raises(AmqpRefused) as refused:
+        Amqp(rabbit["amqp_port"], user="guest", password="guest", vhost=env)
+    # THEN the broker refuses the login (403 ACCESS_REFUSED): there is no such user
+    assert refused.value.code == 403, refused.value
