@@ -1,7 +1,7 @@
 """Provider blocks, configured only from the deploy environment.
 
 No argument here carries a credential: each provider reads its own environment
-variables at plan time (README, "Credentials").
+variables at plan time (the exports in the README's "Deploying" section).
 
     use_docker(stack)         # DOCKER_HOST, e.g. ssh://deploy@manager-1
     use_digitalocean(stack)   # DIGITALOCEAN_TOKEN, SPACES_ACCESS_KEY_ID, SPACES_SECRET_ACCESS_KEY

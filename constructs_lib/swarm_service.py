@@ -314,8 +314,11 @@ class SwarmService(Construct):
         ]
 
         configs = []
+        basenames = [posixpath.basename(c.target) for c in props.config_files]
         for config_file in props.config_files:
             basename = posixpath.basename(config_file.target)
+            # The id is the file's name; two files of one name are told apart by their path.
+            id_name = basename if basenames.count(basename) == 1 else config_file.target
             if Token.is_unresolved(config_file.content):
                 # Public material Terraform reads (a CA certificate): hashed by Terraform.
                 base = hashed_name(f"{props.name}-{basename}", "")[: -HASH_LENGTH - 1]
@@ -326,7 +329,7 @@ class SwarmService(Construct):
                 data = base64.b64encode(config_file.content.encode()).decode()
             config = Config(
                 self,
-                f"Config-{slug(basename)}",
+                f"Config-{slug(id_name)}",
                 name=name,
                 data=data,
                 lifecycle=TerraformResourceLifecycle(create_before_destroy=True),

@@ -2,7 +2,7 @@
 
 Traefik's Swarm provider reads routers and services from service labels. This
 module builds those labels with a pure function (``traefik_labels``) and wraps it
-in a construct that also keeps router names unique within a stack, since two
+in a construct that also keeps router names unique across every stack, since two
 services declaring the same router name silently shadow each other in Traefik.
 
     route = TraefikRoute(self, "web_route", TraefikRouteProps(
@@ -140,21 +140,29 @@ def traefik_labels(props: TraefikRouteProps) -> dict[str, str]:
     return dict(sorted(labels.items()))
 
 
+# App (jsii reference) -> router name -> the stack whose route has it.
+_ROUTER_NAMES: dict[str, dict[str, str]] = {}
+
+
 class TraefikRoute(Construct):
     """Holds one route's labels; a ``SwarmService`` applies them when given the route."""
 
     def __init__(self, scope: Construct, id: str, props: TraefikRouteProps) -> None:
         super().__init__(scope, id)
-        stack = TerraformStack.of(self)
-        taken: set[str] = stack.__dict__.setdefault("_traefik_router_names", set())
+        # Traefik's Swarm provider reads the services of every stack on the swarm: a router
+        # name is global, so it is kept unique across the whole app, not per stack.
+        # jsii hands out a new proxy of the app on every read: key by its runtime reference.
+        taken = _ROUTER_NAMES.setdefault(self.node.root.__jsii_ref__.ref, {})
+        stack = TerraformStack.of(self).node.id
         if props.name in taken:
             raise PropsError(
                 "TraefikRoute",
                 [
-                    f"name={props.name!r}: another route in stack {stack.node.id!r} already uses "
-                    "this router name; router names must be unique per stack"
+                    f"name={props.name!r}: stack {taken[props.name]!r} already has a route of "
+                    "this name; router names are global to the swarm, so they must be unique "
+                    "across every stack"
                 ],
             )
-        taken.add(props.name)
+        taken[props.name] = stack
         self.props = props
         self.labels = traefik_labels(props)

@@ -10,6 +10,7 @@ appear: only addresses, actions and the names of changed, non-sensitive attribut
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -95,10 +96,20 @@ def render(plans: dict[str, dict]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
-        print("usage: plan_comment.py <stack>.json ...", file=sys.stderr)
-        return 2
-    plans = {Path(path).stem: json.loads(Path(path).read_text()) for path in argv}
+    parser = argparse.ArgumentParser(
+        prog="plan_comment.py",
+        description="Render `terraform show -json` plans (one <stack>.json per stack) as the "
+        "pull request's plan comment, in Markdown on standard output.",
+    )
+    parser.add_argument("plans", nargs="+", type=Path, metavar="<stack>.json")
+    args = parser.parse_args(argv)
+    plans: dict[str, dict] = {}
+    for path in args.plans:
+        try:
+            plans[path.stem] = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            print(f"plan_comment.py: {path}: not a readable JSON plan ({error})", file=sys.stderr)
+            return 2
     sys.stdout.write(render(plans))
     return 0
 

@@ -55,5 +55,17 @@ def synth(root: Path = ROOT, outdir_name: str = "cdktf.out") -> int:
     return 0
 
 
+def main(argv: list[str]) -> int:
+    import argparse
+
+    argparse.ArgumentParser(
+        prog="synth.py",
+        description="Synthesize every stack from config/ into cdktf.out/stacks/<stack>/ "
+        "(what `make synth` runs). The previous cdktf.out is replaced only when every stack "
+        "synthesized; a configuration mistake prints every problem and exits 2.",
+    ).parse_args(argv)
+    return synth()
+
+
 if __name__ == "__main__":
-    sys.exit(synth())
+    sys.exit(main(sys.argv[1:]))

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformStack
 from constructs import Construct
 
 from constructs_lib.docker_socket_proxy import DockerSocketProxy, DockerSocketProxyProps
 from constructs_lib.droplet_firewall import DropletFirewall, DropletFirewallProps
 from constructs_lib.ingress_dns import IngressDns, IngressDnsProps
 from constructs_lib.overlay_network import NetworkRef, OverlayNetwork, OverlayNetworkProps
-from constructs_lib.providers import use_digitalocean, use_docker
-from constructs_lib.remote_state import use_spaces_backend
 from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps
 from constructs_lib.stack_output import export
@@ -52,6 +49,7 @@ from constructs_lib.vault_config import (
     render_init_request,
     render_vault_config,
 )
+from stacks.base import SprocketStack
 from stacks.config import InfraConfig
 
 INGRESS_NETWORK = "traefik-ingress"
@@ -74,13 +72,10 @@ class Layer1Outputs:
     vault_internal_address: str
 
 
-class Layer1Stack(TerraformStack):
+class Layer1Stack(SprocketStack):
     def __init__(self, scope: Construct, id: str, config: InfraConfig) -> None:
-        super().__init__(scope, id)
+        super().__init__(scope, id, config.cluster)
         cluster, images = config.cluster, config.images
-        use_spaces_backend(self, cluster.state_backend(id))
-        use_docker(self)
-        use_digitalocean(self)
 
         ingress = OverlayNetwork(self, "traefik_ingress", OverlayNetworkProps(name=INGRESS_NETWORK))
         vault_net = OverlayNetwork(

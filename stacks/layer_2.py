@@ -22,15 +22,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cdktf import TerraformStack
 from constructs import Construct
 
 from constructs_lib.docker_socket_proxy import DockerSocketProxy, DockerSocketProxyProps
 from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProps
 from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPostgresDatabaseProps
 from constructs_lib.overlay_network import NetworkRef, OverlayNetwork, OverlayNetworkProps
-from constructs_lib.providers import use_digitalocean, use_docker, use_random, use_vault
-from constructs_lib.remote_state import use_spaces_backend
+from constructs_lib.providers import use_vault
 from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.stack_output import export
 from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, json_value, text_value
@@ -60,6 +58,7 @@ from constructs_lib.vault_kv import (
 )
 from constructs_lib.vault_policy import VaultPolicy, VaultPolicyProps
 from stacks import data_services as files
+from stacks.base import SprocketStack
 from stacks.config import InfraConfig
 from stacks.layer_1 import Layer1Outputs
 from stacks.vault_policies import (
@@ -100,17 +99,13 @@ class Layer2Outputs:
     neo4j_bolt_url: str
 
 
-class Layer2Stack(TerraformStack):
+class Layer2Stack(SprocketStack):
     def __init__(
         self, scope: Construct, id: str, config: InfraConfig, layer_1: Layer1Outputs
     ) -> None:
-        super().__init__(scope, id)
+        super().__init__(scope, id, config.cluster, random=True)
         cluster, images = config.cluster, config.images
         environments = sorted(config.environments)
-        use_spaces_backend(self, cluster.state_backend(id))
-        use_docker(self)
-        use_digitalocean(self)
-        use_random(self)
         use_vault(self, layer_1.vault_address)
 
         # --- Vault: mounts, policies, logins, audit, service tokens --------------------

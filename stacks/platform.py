@@ -21,29 +21,22 @@ from __future__ import annotations
 
 import json
 
-from cdktf import TerraformStack
 from constructs import Construct
 
 from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProps
 from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPostgresDatabaseProps
-from constructs_lib.providers import use_digitalocean, use_docker, use_random, use_vault
+from constructs_lib.providers import use_vault
 from constructs_lib.registry_image import pinned_image
-from constructs_lib.remote_state import use_spaces_backend
-from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps, spaces_access_key
 from constructs_lib.stack_output import export
 from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, json_value
-from constructs_lib.swarm_service import (
-    ConfigFile,
-    RegistryLogin,
-    SwarmService,
-    SwarmServiceProps,
-)
+from constructs_lib.swarm_service import ConfigFile, SwarmService, SwarmServiceProps
 from constructs_lib.traefik_route import TraefikRoute, TraefikRouteProps
 from constructs_lib.vault_kv import VaultKvSecret, VaultKvSecretProps
 from constructs_lib.vault_secret_mount import VaultSecretMount, VaultSecretMountProps
 from stacks import applications as apps
 from stacks.applications.catalog import App, Secret, Uses
+from stacks.base import SprocketStack
 from stacks.config import EnvironmentConfig, InfraConfig
 from stacks.contracts import EnvironmentNames, VaultRef
 from stacks.layer_1 import Layer1Outputs
@@ -67,7 +60,7 @@ def vault_sources(names: EnvironmentNames) -> dict[Secret, VaultRef]:
     }
 
 
-class PlatformStack(TerraformStack):
+class PlatformStack(SprocketStack):
     def __init__(
         self,
         scope: Construct,
@@ -77,28 +70,11 @@ class PlatformStack(TerraformStack):
         layer_1: Layer1Outputs,
         layer_2: Layer2Outputs,
     ) -> None:
-        super().__init__(scope, id)
+        super().__init__(
+            scope, id, config.cluster, random=True, registry=config.applications.registry
+        )
         cluster = config.cluster
         names = EnvironmentNames(environment.name)
-        registry = config.applications.registry
-        self.registry_login: RegistryLogin | None = None
-        if registry.username:
-            password = SensitiveInput(
-                self,
-                "registry_password",
-                SensitiveInputProps(
-                    description=f"Access token of {registry.username} at {registry.address}"
-                ),
-            ).value
-            self.registry_login = RegistryLogin(
-                server_address=registry.address, username=registry.username, password=password
-            )
-            use_docker(self, registry=(registry.address, registry.username, password))
-        else:
-            use_docker(self)
-        use_spaces_backend(self, cluster.state_backend(id))
-        use_digitalocean(self)
-        use_random(self)
         use_vault(self, layer_1.vault_address, layer_2.platform_vault_tokens[names.env])
         infrastructure_vault = use_vault(
             self, layer_1.vault_address, layer_2.infrastructure_vault_token, alias="infrastructure"

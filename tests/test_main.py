@@ -192,3 +192,13 @@ def test_an_empty_ssh_allow_list_is_a_loud_warning_not_an_error(project):
     cluster.write_text(yaml.safe_dump({**data, "admin_ssh_cidrs": ["203.0.113.0/24"]}))
     again = run_synth(project)
     assert again.returncode == 0 and "admin_ssh_cidrs is empty" not in again.stderr
+
+
+def test_every_stack_requires_a_terraform_with_the_lockfile_and_keeps_its_own_state(stacks):
+    # stacks/base.py: one place for the backend, the providers and the Terraform version.
+    for name, document in stacks.items():
+        terraform = document["terraform"]
+        assert terraform["required_version"] == ">= 1.10.0", name
+        assert terraform["backend"]["s3"]["key"] == f"sprocket-infra/{name}.tfstate", name
+        assert terraform["backend"]["s3"]["use_lockfile"] is True, name
+        assert {"docker", "digitalocean"} <= set(document["provider"]), name

@@ -253,3 +253,28 @@ def test_socket_proxy_refuses_secret_and_exec_sections():
         )
     assert "['EXEC', 'SECRETS'] expose secrets" in str(error.value)
     assert "['NOPE'] are not API sections" in str(error.value)
+
+
+def test_two_config_files_of_one_name_get_their_own_configs(synth_stack):
+    # GIVEN two files called config.yaml in different directories
+    def build(stack):
+        SwarmService(
+            stack,
+            "app",
+            SwarmServiceProps(
+                name="app",
+                image="example/app:1.0.0",
+                config_files=[
+                    ConfigFile(target="/etc/a/config.yaml", content="a: 1\n"),
+                    ConfigFile(target="/etc/b/config.yaml", content="b: 2\n"),
+                ],
+            ),
+        )
+
+    # THEN both are synthesized, each mounted at its own path
+    document = synth_stack(build)
+    configs = document["resource"]["docker_config"]
+    assert len(configs) == 2
+    (service,) = document["resource"]["docker_service"].values()
+    targets = {c["file_name"] for c in service["task_spec"]["container_spec"]["configs"]}
+    assert targets == {"/etc/a/config.yaml", "/etc/b/config.yaml"}

@@ -97,14 +97,27 @@ def test_all_problems_are_reported_together():
     assert len(error.value.problems) == 3
 
 
-def test_router_names_are_unique_per_stack(stack):
+def test_router_names_are_unique_within_a_stack(stack):
     props = TraefikRouteProps(name="web", hosts=["a.example.com"], port=1)
     TraefikRoute(stack, "first", props)
-    with pytest.raises(PropsError, match="router names must be unique per stack"):
+    with pytest.raises(PropsError, match="router names are global to the swarm"):
         TraefikRoute(stack, "second", props)
 
 
-def test_same_router_name_is_fine_in_another_stack(stack):
+def test_router_names_are_unique_across_the_stacks_of_one_app():
+    from cdktf import TerraformStack
+    from cdktf import Testing as CdktfTesting
+
+    # GIVEN two stacks of one app, both deployed to the same swarm
+    app = CdktfTesting.app()
+    props = TraefikRouteProps(name="web", hosts=["a.example.com"], port=1)
+    TraefikRoute(TerraformStack(app, "one"), "first", props)
+    # THEN the second stack cannot reuse the router name
+    with pytest.raises(PropsError, match="stack 'one' already has a route of this name"):
+        TraefikRoute(TerraformStack(app, "two"), "first", props)
+
+
+def test_the_same_router_name_is_fine_in_another_app(stack):
     from cdktf import TerraformStack
     from cdktf import Testing as CdktfTesting
 

@@ -29,10 +29,26 @@ def scan(*args: str) -> dict:
     return report[0] if isinstance(report, list) else report
 
 
+def without_required_version(document: dict) -> dict:
+    """checkov 3.3.30 cannot parse a terraform block holding ``required_version``: it reports a
+    parsing error for the file, scans nothing in it, and still exits 0 (seen on the synthesized
+    stacks). The scan gets the stacks without that one key; everything else is as synthesized."""
+    copy = json.loads(json.dumps(document))
+    del copy["terraform"]["required_version"]
+    return copy
+
+
 @pytest.fixture(scope="module")
-def report(synth_dir: Path) -> dict:
+def report(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One checkov run over every stack (one process keeps the suite fast)."""
-    return scan("-d", str(synth_dir / "stacks"))
+    scanned = tmp_path_factory.mktemp("checkov") / "stacks"
+    for stack in sorted((synth_dir / "stacks").iterdir()):
+        (scanned / stack.name).mkdir(parents=True)
+        document = json.loads((stack / "cdk.tf.json").read_text())
+        (scanned / stack.name / "cdk.tf.json").write_text(
+            json.dumps(without_required_version(document))
+        )
+    return scan("-d", str(scanned))
 
 
 def by_stack(checks: list[dict]) -> Counter:
@@ -58,7 +74,7 @@ def test_checkov_finds_nothing(report):
 
 def test_the_project_checks_catch_a_broken_service(tmp_path, stacks):
     # GIVEN layer_2 with one service's limits removed and one secret made literal
-    document = json.loads(json.dumps(stacks["layer_2"]))
+    document = without_required_version(stacks["layer_2"])
     service = next(iter(document["resource"]["docker_service"].values()))
     del service["task_spec"]["resources"]["limits"]
     next(iter(document["resource"]["docker_secret"].values()))["data"] = "bGl0ZXJhbA=="

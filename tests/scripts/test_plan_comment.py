@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from scripts import plan_comment
 from tests.conftest import ROOT
 
@@ -54,3 +56,17 @@ def test_command_line(tmp_path):
         timeout=30,
     )
     assert result.returncode == 0 and result.stdout == plan_comment.render(plans())
+
+
+def test_help_describes_the_command_and_bad_files_are_refused_cleanly(tmp_path, capsys):
+    from scripts import plan_comment
+
+    # --help prints usage and exits 0, instead of reading a file called "--help"
+    with pytest.raises(SystemExit) as help_exit:
+        plan_comment.main(["--help"])
+    assert help_exit.value.code == 0 and "usage: plan_comment.py" in capsys.readouterr().out
+    # A file that is not a JSON plan is named, without a traceback
+    broken = tmp_path / "layer_1.json"
+    broken.write_text("not json")
+    assert plan_comment.main([str(broken)]) == 2
+    assert f"{broken}: not a readable JSON plan" in capsys.readouterr().err

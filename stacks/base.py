@@ -1,0 +1,60 @@
+"""What every stack sets up the same way: its state, the Terraform it needs, its providers.
+
+``SprocketStack`` keeps the stack's state at ``<state.key_prefix>/<stack id>.tfstate`` in the
+state bucket, requires a Terraform that has the S3 backend's lockfile (1.10), and configures
+the Docker and DigitalOcean providers (and Random where the stack generates values) from the
+deploy environment. A stack whose images come from a private registry passes the registry
+settings: the stack then takes the account's token as the sensitive variable
+``registry_password`` and offers the login to its services as ``registry_login``.
+
+    class Layer9Stack(SprocketStack):
+        def __init__(self, scope, id, config):
+            super().__init__(scope, id, config.cluster, random=True)
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformStack
+from constructs import Construct
+
+from constructs_lib.providers import use_digitalocean, use_docker, use_random
+from constructs_lib.remote_state import use_spaces_backend
+from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
+from constructs_lib.swarm_service import RegistryLogin
+from stacks.config import ClusterConfig, RegistryConfig
+
+# The S3 backend's use_lockfile needs Terraform 1.10 (docs/decisions/state-locking.md).
+REQUIRED_TERRAFORM = ">= 1.10.0"
+
+
+class SprocketStack(TerraformStack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        cluster: ClusterConfig,
+        *,
+        random: bool = False,
+        registry: RegistryConfig | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        use_spaces_backend(self, cluster.state_backend(id))
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
+        self.registry_login: RegistryLogin | None = None
+        if registry is not None and registry.username:
+            password = SensitiveInput(
+                self,
+                "registry_password",
+                SensitiveInputProps(
+                    description=f"Access token of {registry.username} at {registry.address}"
+                ),
+            ).value
+            self.registry_login = RegistryLogin(
+                server_address=registry.address, username=registry.username, password=password
+            )
+            use_docker(self, registry=(registry.address, registry.username, password))
+        else:
+            use_docker(self)
+        use_digitalocean(self)
+        if random:
+            use_random(self)
