@@ -1,15 +1,18 @@
 """Names one stack or application derives and another reads, spelled in one place.
 
 ``EnvironmentNames`` is everything named after an environment: its services, networks,
-database, buckets, queues and prefixes. ``VaultRef`` is one value in Vault KV v2. Writers
-and readers both take these objects instead of formatting the strings again, so a rename
-is one edit and a reader can never drift from its writer.
+database, buckets, queues and prefixes. ``VaultRef`` is one value in Vault KV v2.
+``Layer1Outputs`` is what later stacks read from layer_1. Writers and readers both take
+these objects instead of formatting the strings again, so a rename is one edit and a reader
+can never drift from its writer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+
+from constructs_lib.overlay_network import NetworkRef
 
 # The queues Sprocket's applications use, as their config keys name them
 # (transport.<key>, SprocketBot/sprocket common/src/util/config.ts:177-222), and the
@@ -116,3 +119,13 @@ class EnvironmentNames:
 
     def manual(self, name: str, key: str) -> VaultRef:
         return VaultRef("platform", f"{self.env}/manual/{name}", key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layer1Outputs:
+    """What later stacks read from layer_1 (cdktf turns each read into an output and a
+    remote-state lookup)."""
+
+    ingress_network: NetworkRef
+    # Public URL of Vault's API, for the later stacks' Vault providers.
+    vault_address: str

