@@ -14,7 +14,7 @@ ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 # Host prefixes services already use under the cluster hostname; an environment's
 # subdomain must not shadow them (staging at "api" would collide with production's API).
 RESERVED_SUBDOMAINS = frozenset(
-    {"api", "image-generation", "traefik", "vault", "grafana", "n8n", "gatus", "rabbitmq"}
+    {"api", "image-generation", "traefik", "vault", "grafana", "n8n", "gatus"}
 )
 
 
