@@ -36,7 +36,7 @@ from constructs_lib.swarm_service import (
     VolumeMount,
 )
 from constructs_lib.vault_secret_mount import VaultKvRead
-from stacks import data_services as files
+from stacks import datastore_files as files
 from stacks.config import InfraConfig, LegacyConfig
 from stacks.contracts import EnvironmentNames
 

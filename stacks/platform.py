@@ -43,6 +43,7 @@ from stacks.layer_1 import Layer1Outputs
 from stacks.layer_2 import Layer2Outputs
 from stacks.legacy import LegacyPlatform
 from stacks.platform_datastores import EnvironmentDatastores
+from stacks.shared_services import influxdb
 from stacks.vault_policies import INFRASTRUCTURE, PLATFORM, SHARED_PLATFORM_SECRETS
 
 
@@ -56,7 +57,7 @@ def vault_sources(names: EnvironmentNames) -> dict[Secret, VaultRef]:
         Secret.CHATWOOT_HMAC_KEY: VaultRef(PLATFORM, f"{names.env}/chatwoot", "hmac_key"),
         Secret.BOT_TOKEN: names.manual("discord-bot", "token"),
         Secret.BALLCHASING_TOKEN: VaultRef(PLATFORM, SHARED_PLATFORM_SECRETS[0], "token"),
-        Secret.INFLUX_TOKEN: VaultRef(INFRASTRUCTURE, "influxdb/token", "token"),
+        Secret.INFLUX_TOKEN: influxdb.TOKEN,
     }
 
 

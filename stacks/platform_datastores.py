@@ -33,7 +33,7 @@ from constructs_lib.swarm_service import (
     UpdateOrder,
     VolumeMount,
 )
-from stacks import data_services as files
+from stacks import datastore_files as files
 from stacks.applications import broker_url_template, celery_backend_template
 from stacks.config import ImagesConfig
 from stacks.contracts import EnvironmentNames

@@ -1,11 +1,20 @@
-"""The data services' configuration files, rendered by pure functions."""
+"""The data services' configuration files, rendered by pure functions.
+
+Redis and RabbitMQ's come from ``stacks/datastore_files.py``; the shared services' from their
+modules in ``stacks/shared_services/``.
+"""
 
 import subprocess
 import tomllib
 
+import pytest
 import yaml
 
-from stacks import data_services as files
+from constructs_lib.errors import PropsError
+from constructs_lib.overlay_network import NetworkRef
+from stacks import datastore_files as files
+from stacks.shared_services import gatus, grafana, influxdb, loki, telegraf
+from stacks.vault_configuration import VaultConfigurationProps
 
 
 def test_redis_conf_persists_and_includes_the_password_last():
@@ -73,7 +82,7 @@ def test_bucket_loop_creates_only_missing_buckets_with_the_token_from_its_file(t
     token = tmp_path / "token"
     token.write_text("token-from-secret-file")
     script = tmp_path / "influxdb-buckets"
-    script.write_text(files.influxdb_buckets_script(["main", "staging"], token_file=str(token)))
+    script.write_text(influxdb.buckets_script(["main", "staging"], token_file=str(token)))
     # WHEN the loop runs once
     result = subprocess.run(
         ["/bin/sh", str(script)],
@@ -103,17 +112,24 @@ def test_bucket_loop_creates_only_missing_buckets_with_the_token_from_its_file(t
 
 def test_telegraf_conf_is_valid_toml_with_the_token_from_the_secret_store():
     conf = tomllib.loads(
-        files.telegraf_conf(docker_endpoint="tcp://p:2375", token_secret="tok", bucket="b")
+        telegraf.telegraf_conf(
+            influx_url="http://i:8086",
+            organization="o",
+            bucket="b",
+            token_secret="tok",
+            docker_endpoint="tcp://p:2375",
+        )
     )
     (output,) = conf["outputs"]["influxdb_v2"]
+    assert output["urls"] == ["http://i:8086"]
     assert output["token"] == "@{docker_secrets:tok}"
-    assert output["organization"] == "sprocket" and output["bucket"] == "b"
+    assert output["organization"] == "o" and output["bucket"] == "b"
     assert conf["secretstores"]["docker"][0]["id"] == "docker_secrets"
     assert conf["inputs"]["docker"][0]["endpoint"] == "tcp://p:2375"
 
 
 def test_loki_config_retains_seven_days():
-    config = yaml.safe_load(files.loki_config())
+    config = yaml.safe_load(loki.loki_config())
     assert config["limits_config"]["retention_period"] == "168h"
     assert config["compactor"]["delete_request_store"] == "filesystem"
     assert config["auth_enabled"] is False
@@ -121,19 +137,41 @@ def test_loki_config_retains_seven_days():
 
 def test_gatus_config_alerts_on_every_endpoint_and_the_alerting_part_is_separate():
     probes = [
-        files.Probe(name="web", group="g", url="https://example.com/"),
-        files.Probe(name="db", group="g", url="tcp://db:5432", conditions=("[CONNECTED] == true",)),
+        gatus.Probe(name="web", group="g", url="https://example.com/"),
+        gatus.Probe(name="db", group="g", url="tcp://db:5432", conditions=("[CONNECTED] == true",)),
     ]
-    config = yaml.safe_load(files.gatus_config(probes))
+    config = yaml.safe_load(gatus.gatus_config(probes))
     assert [e["interval"] for e in config["endpoints"]] == ["30s", "30s"]
     assert all(e["alerts"][0]["type"] == "discord" for e in config["endpoints"])
     assert config["endpoints"][1]["conditions"] == ["[CONNECTED] == true"]
-    assert files.gatus_alerting("URL") == {"alerting": {"discord": {"webhook-url": "URL"}}}
+    assert gatus.gatus_alerting("URL") == {"alerting": {"discord": {"webhook-url": "URL"}}}
 
 
 def test_grafana_datasources_read_the_token_from_a_file():
     sources = yaml.safe_load(
-        files.grafana_datasources(influx_token_file="/run/secrets/t", default_bucket="b")
+        grafana.grafana_datasources(
+            influx_url="http://i:8086",
+            influx_organization="o",
+            influx_token_file="/run/secrets/t",
+            default_bucket="b",
+            loki_url="http://l:3100",
+        )
     )["datasources"]
     assert sources[0]["secureJsonData"] == {"token": "$__file{/run/secrets/t}"}
-    assert sources[0]["jsonData"]["defaultBucket"] == "b"
+    assert sources[0]["jsonData"] == {"version": "Flux", "organization": "o", "defaultBucket": "b"}
+    assert [s["url"] for s in sources] == ["http://i:8086", "http://l:3100"]
+
+
+@pytest.mark.parametrize("environments", [[], "main"])
+def test_vault_and_influxdb_props_need_a_list_of_environments(environments):
+    # GIVEN no environment, or one name where a list belongs
+    # WHEN the props are made THEN each says what it needs
+    with pytest.raises(PropsError, match="list at least one environment name"):
+        VaultConfigurationProps(environments=environments)
+    with pytest.raises(PropsError, match="list at least one environment name"):
+        influxdb.InfluxDbProps(
+            image="influxdb:2.7.12",
+            network=NetworkRef(name="monitoring-network", id="n"),
+            vault_mount="infrastructure",
+            environments=environments,
+        )

@@ -191,6 +191,20 @@ def test_telegraf_reads_docker_through_its_proxy_and_the_token_from_a_secret(lay
     assert telegraf["task_spec"]["container_spec"]["groups"] == [secret["file_gid"]]
 
 
+def test_grafana_telegraf_and_the_bucket_loop_mount_the_token_influxdb_was_set_up_with(layer_2):
+    def secret_ids(service: str) -> set[str]:
+        spec = services(layer_2)[service]["task_spec"]["container_spec"]
+        return {s["secret_id"] for s in spec["secrets"] if "influx" in s["file_name"]}
+
+    (token,) = {
+        s["secret_id"]
+        for s in services(layer_2)["influxdb"]["task_spec"]["container_spec"]["secrets"]
+        if s["file_name"].endswith("influxdb-admin-token")
+    }
+    for client in ("grafana", "telegraf", "influxdb-buckets"):
+        assert secret_ids(client) == {token}, client
+
+
 def policy_paths(document: dict) -> dict[str, dict[str, list[str]]]:
     """Policy name -> path -> capabilities, parsed from the HCL Vault would store."""
     parsed = {}
