@@ -2,15 +2,17 @@
 
 ``EnvironmentNames`` is everything named after an environment: its services, networks,
 database, buckets, queues and prefixes. ``VaultRef`` is one value in Vault KV v2.
-``Layer1Outputs`` is what later stacks read from layer_1. Writers and readers both take
-these objects instead of formatting the strings again, so a rename is one edit and a reader
-can never drift from its writer.
+``Layer1Outputs`` and ``Layer2Outputs`` are what later stacks read from the layers. Writers
+and readers both take these objects instead of formatting the strings again, so a rename is
+one edit and a reader can never drift from its writer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NewType
 
 from constructs_lib.overlay_network import NetworkRef
 
@@ -129,3 +131,19 @@ class Layer1Outputs:
     ingress_network: NetworkRef
     # Public URL of Vault's API, for the later stacks' Vault providers.
     vault_address: str
+
+
+# A Vault token: a sensitive Terraform expression (an output of layer_2), never a literal.
+VaultToken = NewType("VaultToken", str)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layer2Outputs:
+    """What platform stacks read from layer_2."""
+
+    # Reads infrastructure/ (InfluxDB's token for analytics).
+    infrastructure_vault_token: VaultToken
+    # Environment -> the token that reads that environment's application secrets only.
+    platform_vault_tokens: Mapping[str, VaultToken]
+    # Where analytics reaches InfluxDB.
+    monitoring_network: NetworkRef

@@ -12,8 +12,8 @@ Contract
   on the managed PostgreSQL cluster. Every generated credential is written to
   ``infrastructure/...`` in Vault.
 - Outputs (``Layer2Outputs``): the service tokens (sensitive; one platform token per
-  environment), the networks platform stacks join, and where Postgres, InfluxDB, Neo4j
-  and Spaces answer. Redis and RabbitMQ are each environment's own, in its platform stack.
+  environment) and the monitoring network analytics joins. Redis and RabbitMQ are each
+  environment's own, in its platform stack.
 
     layer_2 = Layer2Stack(app, "layer_2", config, layer_1.outputs)
     PlatformStack(app, "platform-main", config, environment, layer_1.outputs, layer_2.outputs)
@@ -21,18 +21,15 @@ Contract
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 from constructs import Construct
 
-from constructs_lib.overlay_network import NetworkRef, OverlayNetwork, OverlayNetworkProps
+from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
 from constructs_lib.providers import use_vault
 from constructs_lib.stack_output import export
 from constructs_lib.vault_config import spaces_endpoint
 from stacks.base import SprocketStack
 from stacks.config import InfraConfig
-from stacks.contracts import Layer1Outputs
+from stacks.contracts import Layer1Outputs, Layer2Outputs, VaultToken
 from stacks.shared_services.gatus import Gatus, GatusProps, Probe
 from stacks.shared_services.grafana import Grafana, GrafanaProps
 from stacks.shared_services.influxdb import InfluxDb, InfluxDbProps
@@ -46,23 +43,6 @@ PLATFORM_NETWORK = "platform-network"
 MONITORING_NETWORK = "monitoring-network"
 CHATWOOT_NETWORK = "chatwoot-network"
 METRICS_SOCKET_NETWORK = "metrics-socket"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Layer2Outputs:
-    """What platform stacks may read from layer_2."""
-
-    infrastructure_vault_token: str
-    # Environment -> the token that reads that environment's application secrets only.
-    platform_vault_tokens: Mapping[str, str]
-    platform_network: NetworkRef
-    monitoring_network: NetworkRef
-    postgres_host: str
-    postgres_port: int
-    # Spaces endpoint (the applications call it their S3/MinIO endpoint).
-    minio_url: str
-    influxdb_url: str
-    neo4j_bolt_url: str
 
 
 class Layer2Stack(SprocketStack):
@@ -138,9 +118,10 @@ class Layer2Stack(SprocketStack):
                 postgres=cluster.postgres,
             ),
         )
-        neo4j = Neo4j(
+        # Nothing reads Neo4j at SprocketBot/sprocket 46d2b40; it stays for the architecture.
+        Neo4j(
             self, "neo4j", Neo4jProps(image=images.neo4j, network=platform_net, vault_mount=mount)
-        ).endpoint
+        )
         Telegraf(
             self,
             "telegraf",
@@ -186,15 +167,11 @@ class Layer2Stack(SprocketStack):
         export(self, "PlatformNetworkId", platform_net.id, "platform-network id")
         export(self, "MinioUrl", minio_url, "S3 endpoint (DigitalOcean Spaces)")
         self.outputs = Layer2Outputs(
-            infrastructure_vault_token=vault.infrastructure_token,
-            platform_vault_tokens=vault.platform_tokens,
-            platform_network=platform_net,
+            infrastructure_vault_token=VaultToken(vault.infrastructure_token),
+            platform_vault_tokens={
+                env: VaultToken(token) for env, token in vault.platform_tokens.items()
+            },
             monitoring_network=monitoring_net,
-            postgres_host=cluster.postgres.host,
-            postgres_port=cluster.postgres.port,
-            minio_url=minio_url,
-            influxdb_url=influxdb.url,
-            neo4j_bolt_url=neo4j.bolt_url,
         )
 
 

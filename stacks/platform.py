@@ -38,9 +38,7 @@ from stacks import applications as apps
 from stacks.applications.catalog import App, Secret, Uses
 from stacks.base import SprocketStack
 from stacks.config import EnvironmentConfig, InfraConfig
-from stacks.contracts import EnvironmentNames, VaultRef
-from stacks.layer_1 import Layer1Outputs
-from stacks.layer_2 import Layer2Outputs
+from stacks.contracts import EnvironmentNames, Layer1Outputs, Layer2Outputs, VaultRef
 from stacks.legacy import LegacyPlatform
 from stacks.platform_datastores import EnvironmentDatastores
 from stacks.shared_services import influxdb
