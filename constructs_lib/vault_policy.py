@@ -1,6 +1,6 @@
 """A Vault ACL policy built from typed rules, and the checks that keep it least-privilege.
 
-``render_policy`` turns rules into the policy HCL Vault stores; ``policy_problems``
+``render_policy`` turns rules into the policy document (JSON) Vault stores; ``policy_problems``
 says what is broader than a non-admin policy may be: a path outside a named mount,
 a wildcard that spans mounts, or ``sudo``. The ``VaultPolicy`` construct creates one
 ``vault_policy`` and refuses rules with such problems unless told the policy is an
@@ -36,13 +36,29 @@ class PolicyRule:
     capabilities: Sequence[str]
 
 
-def render_policy(rules: Sequence[PolicyRule]) -> str:
-    """Policy HCL for ``rules``, in the order given."""
-    blocks = []
+def policy_document(rules: Sequence[PolicyRule]) -> dict:
+    """``{"path": {<path>: {"capabilities": [...]}}}``: what ``render_policy`` serialises."""
+    paths: dict[str, dict[str, list[str]]] = {}
     for rule in rules:
-        caps = ", ".join(json.dumps(c) for c in rule.capabilities)
-        blocks.append(f"path {json.dumps(rule.path)} {{\n  capabilities = [{caps}]\n}}\n")
-    return "\n".join(blocks)
+        # Two rules for one path would be one JSON key: the caller must merge them.
+        if rule.path in paths:
+            raise ValueError(f"path {rule.path!r}: more than one rule")
+        paths[rule.path] = {"capabilities": list(rule.capabilities)}
+    return {"path": paths}
+
+
+# Vault parses a policy with HCL's parser, which reads JSON too. Checked in hashicorp/vault at
+# afc925b3590c48d6e214c95aabf7fa5372448fd9 (release/1.14.x, "Bumped product version to 1.14.9"):
+# vault/policy.go:285-286 ParseACLPolicy -> parseACLPolicyWithTemplating, whose
+# vault/policy.go:295 is hcl.Parse(rules), and vault/policy.go:317 keeps the text as given
+# (Raw: rules). hashicorp/hcl v1.0.1-vault-5 (Vault's go.mod:115) parse.go:23-29 with
+# lex.go:31-32 hands text starting with "{" to its JSON parser, whose json/parser/flatten.go:80-117
+# makes {"path": {"p": {...}}} the tree of `path "p" {...}`. OpenBao, which the e2e tests
+# run, likewise (openbao/openbao df6ce2cebaa8): internal/vault/policy/policy.go:333 is
+# hclutil.ParseConfig, JSON when the text starts with "{" (sdk/helper/hclutil/hcl.go:77-80).
+def render_policy(rules: Sequence[PolicyRule]) -> str:
+    """The policy document for ``rules``, as JSON; Vault reads it like the policy HCL."""
+    return json.dumps(policy_document(rules), indent=2, sort_keys=True)
 
 
 def policy_problems(rules: Sequence[PolicyRule], *, mounts: Sequence[str]) -> list[str]:
@@ -79,6 +95,9 @@ class VaultPolicyProps:
             problems.append(f"name={self.name!r}: must be lower-case letters, digits and '-'")
         if not self.rules:
             problems.append("rules: a policy needs at least one rule")
+        paths = [rule.path for rule in self.rules]
+        if twice := sorted({path for path in paths if paths.count(path) > 1}):
+            problems.append(f"rules: more than one rule for path(s) {twice}")
         if not self.administrator:
             problems += policy_problems(self.rules, mounts=self.mounts)
         raise_if(f"VaultPolicy {self.name!r}", problems)

@@ -193,7 +193,7 @@ class Layer1Stack(SprocketStack):
                 env={"AWS_SHARED_CREDENTIALS_FILE": credentials_path, "SKIP_CHOWN": "true"},
                 config_files=[
                     ConfigFile(
-                        target="/vault/config/vault.hcl",
+                        target="/vault/config/vault.json",
                         content=render_vault_config(
                             VaultServerSettings(
                                 storage_bucket=cluster.vault.storage_bucket,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import tomli_w
 from constructs import Construct
 
 from constructs_lib.docker_socket_proxy import DockerSocketProxy, DockerSocketProxyProps
@@ -47,40 +48,33 @@ def telegraf_conf(
 ) -> str:
     """Host and container metrics to InfluxDB; the token comes from Telegraf's Docker
     secret store (a file under /run/secrets), never from this file or the environment."""
-    return "\n".join(
-        [
-            "[agent]",
-            '  interval = "10s"',
-            '  flush_interval = "10s"',
-            "  omit_hostname = false",
-            "",
-            "[[secretstores.docker]]",
-            '  id = "docker_secrets"',
-            "",
-            "[[outputs.influxdb_v2]]",
-            f'  urls = ["{influx_url}"]',
-            f'  token = "@{{docker_secrets:{token_secret}}}"',
-            f'  organization = "{organization}"',
-            f'  bucket = "{bucket}"',
-            "",
-            "[[inputs.cpu]]",
-            "  percpu = false",
-            "  totalcpu = true",
-            "[[inputs.mem]]",
-            "[[inputs.swap]]",
-            "[[inputs.system]]",
-            "[[inputs.disk]]",
-            '  ignore_fs = ["tmpfs", "devtmpfs", "overlay", "squashfs"]',
-            "[[inputs.diskio]]",
-            "[[inputs.net]]",
-            "",
-            "[[inputs.docker]]",
-            f'  endpoint = "{docker_endpoint}"',
-            "  gather_services = true",
-            '  timeout = "5s"',
-            "",
-        ]
-    )
+    config = {
+        "agent": {"interval": "10s", "flush_interval": "10s", "omit_hostname": False},
+        # Telegraf's TOML arrays of tables ([[...]]) are lists of dicts here.
+        "secretstores": {"docker": [{"id": "docker_secrets"}]},
+        "outputs": {
+            "influxdb_v2": [
+                {
+                    "urls": [influx_url],
+                    # A secret-store reference, @{store_id:secret}, resolved by Telegraf.
+                    "token": f"@{{docker_secrets:{token_secret}}}",
+                    "organization": organization,
+                    "bucket": bucket,
+                }
+            ]
+        },
+        "inputs": {
+            "cpu": [{"percpu": False, "totalcpu": True}],
+            "mem": [{}],
+            "swap": [{}],
+            "system": [{}],
+            "disk": [{"ignore_fs": ["tmpfs", "devtmpfs", "overlay", "squashfs"]}],
+            "diskio": [{}],
+            "net": [{}],
+            "docker": [{"endpoint": docker_endpoint, "gather_services": True, "timeout": "5s"}],
+        },
+    }
+    return tomli_w.dumps(config)
 
 
 class Telegraf(Construct):

@@ -1,11 +1,10 @@
 import json
 
-import hcl2
-
 from constructs_lib.vault_config import (
     VaultServerSettings,
     render_init_request,
     render_vault_config,
+    vault_config,
 )
 
 SETTINGS = VaultServerSettings(
@@ -13,18 +12,21 @@ SETTINGS = VaultServerSettings(
 )
 
 
-def unquote(value):
-    return value.strip('"') if isinstance(value, str) else value
-
-
 def parsed() -> dict:
-    return hcl2.loads(render_vault_config(SETTINGS))
+    return json.loads(render_vault_config(SETTINGS))
+
+
+def test_config_is_the_plain_data_as_sorted_indented_json():
+    text = render_vault_config(SETTINGS)
+    assert text.startswith("{"), "Vault's parser takes text starting with '{' as JSON"
+    assert text == json.dumps(vault_config(SETTINGS), indent=2, sort_keys=True)
+    assert set(parsed()) == {"ui", "api_addr", "log_level", "disable_mlock", "listener", "storage"}
+    assert parsed()["log_level"] == "info"
 
 
 def test_storage_is_s3_on_spaces_without_credentials():
-    (storage,) = parsed()["storage"]
-    s3 = {k: unquote(v) for k, v in storage['"s3"'].items() if not k.startswith("__")}
-    assert s3 == {
+    assert list(parsed()["storage"]) == ["s3"]
+    assert parsed()["storage"]["s3"] == {
         "bucket": "vault-secrets",
         "path": "vault_storage",
         "endpoint": "https://nyc3.digitaloceanspaces.com",
@@ -36,11 +38,9 @@ def test_storage_is_s3_on_spaces_without_credentials():
 
 def test_listener_serves_plain_http_behind_traefik_and_the_ui():
     config = parsed()
-    (listener,) = config["listener"]
-    assert unquote(listener['"tcp"']["address"]) == "0.0.0.0:8200"
-    assert listener['"tcp"']["tls_disable"] is True
+    assert config["listener"] == {"tcp": {"address": "0.0.0.0:8200", "tls_disable": True}}
     assert config["ui"] is True
-    assert unquote(config["api_addr"]) == "https://vault.example.com"
+    assert config["api_addr"] == "https://vault.example.com"
     assert config["disable_mlock"] is False
 
 

@@ -1,4 +1,5 @@
-import hcl2
+import json
+
 import pytest
 
 from constructs_lib.errors import PropsError
@@ -12,18 +13,33 @@ from constructs_lib.vault_policy import (
 MOUNTS = ("infrastructure", "platform")
 
 
-def test_rendered_policy_parses_as_hcl_with_the_same_rules():
+def test_rendered_policy_is_a_json_policy_document_with_the_same_rules():
     rules = [
-        PolicyRule(path="platform/data/*", capabilities=("read",)),
         PolicyRule(path="platform/metadata/*", capabilities=("read", "list")),
+        PolicyRule(path="platform/data/*", capabilities=("read",)),
     ]
-    parsed = hcl2.loads(render_policy(rules))
-    found = {
-        path.strip('"'): [c.strip('"') for c in body["capabilities"]]
-        for block in parsed["path"]
-        for path, body in block.items()
+    text = render_policy(rules)
+    assert text.startswith("{"), "Vault's parser takes text starting with '{' as JSON"
+    assert json.loads(text) == {
+        "path": {
+            "platform/data/*": {"capabilities": ["read"]},
+            "platform/metadata/*": {"capabilities": ["read", "list"]},
+        }
     }
-    assert found == {"platform/data/*": ["read"], "platform/metadata/*": ["read", "list"]}
+    # Sorted and indented, so a change reads as a small diff.
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True)
+
+
+def test_two_rules_for_one_path_are_refused_not_merged_silently():
+    twice = [
+        PolicyRule(path="platform/data/*", capabilities=("read",)),
+        PolicyRule(path="platform/data/*", capabilities=("update",)),
+    ]
+    with pytest.raises(ValueError, match="more than one rule"):
+        render_policy(twice)
+    with pytest.raises(PropsError) as error:
+        VaultPolicyProps(name="ops", rules=twice)
+    assert error.value.problems == ["rules: more than one rule for path(s) ['platform/data/*']"]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ OpenBao (the open-source fork of Vault: same HTTP API and policy language) runs 
 synthesized ``layer_2`` ``cdk.tf.json``, never from hand-written copies:
 
 - each ``vault_mount`` is enabled as synthesized (KV version 2), each ``vault_policy`` is written
-  with its synthesized HCL;
+  with its synthesized policy document, JSON (Vault's and OpenBao's policy parser reads JSON as
+  well as HCL: constructs_lib/vault_policy.py cites the source);
 - one token per policy is minted as root; the two ``vault_token`` resources are minted with their
   own settings (orphan, periodic, default policy kept), their ``${vault_policy.<id>.name}``
   references resolved to the policy names.
@@ -70,7 +71,7 @@ def policy_name(document: dict, reference: str) -> str:
 
 
 def synthesized_policies(document: dict) -> dict[str, str]:
-    """Policy name -> policy HCL, as synthesized."""
+    """Policy name -> policy document (JSON text), as synthesized."""
     return {p["name"]: p["policy"] for p in resources(document, "vault_policy").values()}
 
 
@@ -377,8 +378,9 @@ def applied(layer_2: dict, root: hvac.Client) -> dict:
             description=mount.get("description"),
             options=mount.get("options"),
         )
-    for name, hcl in synthesized_policies(layer_2).items():
-        root.sys.create_or_update_acl_policy(name=name, policy=hcl)
+    for name, document in synthesized_policies(layer_2).items():
+        # A string is sent as it is: OpenBao parses the JSON text itself.
+        root.sys.create_or_update_acl_policy(name=name, policy=document)
     for target, data in SAMPLES.items():
         mount, path = split_target(target)
         root.secrets.kv.v2.create_or_update_secret(path, secret=data, mount_point=mount)
@@ -430,8 +432,9 @@ def test_synthesized_mounts_are_kv_v2_and_live(applied: dict, root: hvac.Client)
 def test_synthesized_policies_are_stored_verbatim(applied: dict, root: hvac.Client) -> None:
     policies = synthesized_policies(applied)
     assert sorted(policies) == sorted([ADMINS, *NON_ADMIN_POLICIES])
-    for name, hcl in policies.items():
-        assert root.sys.read_acl_policy(name)["data"]["policy"] == hcl
+    for name, document in policies.items():
+        assert list(json.loads(document)) == ["path"], name
+        assert root.sys.read_acl_policy(name)["data"]["policy"] == document
 
 
 def test_matrix_covers_every_synthesized_policy(applied: dict) -> None:
@@ -567,15 +570,23 @@ def sealed_bao(tmp_path: Path) -> Iterator[BaoServer]:
     workdir.mkdir()
 
     def args(port: int) -> list[str]:
-        config = workdir / "config.hcl"
+        config = workdir / "config.json"
         config.write_text(
-            'storage "inmem" {}\n'
-            'listener "tcp" {\n'
-            f'  address         = "127.0.0.1:{port}"\n'
-            f'  cluster_address = "127.0.0.1:{free_port()}"\n'
-            "  tls_disable     = true\n"
-            "}\n"
-            "disable_mlock = true\n"
+            json.dumps(
+                {
+                    "storage": {"inmem": {}},
+                    "listener": {
+                        "tcp": {
+                            "address": f"127.0.0.1:{port}",
+                            "cluster_address": f"127.0.0.1:{free_port()}",
+                            "tls_disable": True,
+                        }
+                    },
+                    "disable_mlock": True,
+                },
+                indent=2,
+                sort_keys=True,
+            )
         )
         return [f"-config={config}"]
 

@@ -128,6 +128,31 @@ def test_telegraf_conf_is_valid_toml_with_the_token_from_the_secret_store():
     assert conf["inputs"]["docker"][0]["endpoint"] == "tcp://p:2375"
 
 
+def test_telegraf_conf_escapes_its_values():
+    # A quote or backslash in a value stays inside its string instead of ending it.
+    odd = 'o"\\x = 1'
+    conf = tomllib.loads(
+        telegraf.telegraf_conf(
+            influx_url="http://i:8086",
+            organization=odd,
+            bucket="b",
+            token_secret="tok",
+            docker_endpoint="tcp://p:2375",
+        )
+    )
+    assert conf["outputs"]["influxdb_v2"][0]["organization"] == odd
+    assert set(conf["inputs"]) == {
+        "cpu",
+        "mem",
+        "swap",
+        "system",
+        "disk",
+        "diskio",
+        "net",
+        "docker",
+    }
+
+
 def test_loki_config_retains_seven_days():
     config = yaml.safe_load(loki.loki_config())
     assert config["limits_config"]["retention_period"] == "168h"

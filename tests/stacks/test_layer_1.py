@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -134,9 +135,12 @@ def test_vault_ui_is_routed_over_tls(layer_1):
 
 def test_vault_storage_credentials_are_a_secret_not_configuration(layer_1):
     vault = services(layer_1)["vault"]
-    hcl = config_content(layer_1, vault, "/vault/config/vault.hcl")
-    assert 'storage "s3"' in hcl and '"vault-secrets"' in hcl
-    assert "aws_access_key_id" not in hcl and "secret_key" not in hcl
+    # The image runs `vault server -config=/vault/config`, which loads its *.hcl and *.json.
+    mounted = [c["file_name"] for c in vault["task_spec"]["container_spec"]["configs"]]
+    assert mounted == ["/vault/config/vault.json"]
+    text = config_content(layer_1, vault, "/vault/config/vault.json")
+    assert json.loads(text)["storage"]["s3"]["bucket"] == "vault-secrets"
+    assert "access_key" not in text and "secret_key" not in text
     spec = vault["task_spec"]["container_spec"]
     (secret,) = spec["secrets"]
     assert spec["env"]["AWS_SHARED_CREDENTIALS_FILE"] == secret["file_name"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 
-import hcl2
 import yaml
 
 from constructs_lib.validation import image_problem
@@ -182,10 +182,13 @@ def test_loki_keeps_seven_days_on_the_filesystem(layer_2):
 
 def test_telegraf_reads_docker_through_its_proxy_and_the_token_from_a_secret(layer_2):
     telegraf = services(layer_2)["telegraf"]
-    conf = config_content(layer_2, telegraf, "/etc/telegraf/telegraf.conf")
-    assert 'endpoint = "tcp://metrics-socket-proxy:2375"' in conf
-    assert 'token = "@{docker_secrets:influx_token}"' in conf
-    assert "[[inputs.cpu]]" in conf and "[[inputs.docker]]" in conf
+    conf = tomllib.loads(config_content(layer_2, telegraf, "/etc/telegraf/telegraf.conf"))
+    assert conf["secretstores"]["docker"] == [{"id": "docker_secrets"}]
+    (docker,) = conf["inputs"]["docker"]
+    assert docker["endpoint"] == "tcp://metrics-socket-proxy:2375"
+    (output,) = conf["outputs"]["influxdb_v2"]
+    assert output["token"] == "@{docker_secrets:influx_token}"
+    assert conf["inputs"]["cpu"] == [{"percpu": False, "totalcpu": True}]
     (secret,) = telegraf["task_spec"]["container_spec"]["secrets"]
     assert secret["file_name"] == "/run/secrets/influx_token" and secret["file_mode"] == 0o440
     assert telegraf["task_spec"]["container_spec"]["groups"] == [secret["file_gid"]]
@@ -206,16 +209,14 @@ def test_grafana_telegraf_and_the_bucket_loop_mount_the_token_influxdb_was_set_u
 
 
 def policy_paths(document: dict) -> dict[str, dict[str, list[str]]]:
-    """Policy name -> path -> capabilities, parsed from the HCL Vault would store."""
-    parsed = {}
-    for policy in resources(document, "vault_policy").values():
-        blocks = hcl2.loads(policy["policy"])["path"]
-        parsed[policy["name"]] = {
-            path.strip('"'): [c.strip('"') for c in body["capabilities"]]
-            for block in blocks
-            for path, body in block.items()
+    """Policy name -> path -> capabilities, parsed from the JSON policy document Vault stores."""
+    return {
+        policy["name"]: {
+            path: body["capabilities"]
+            for path, body in json.loads(policy["policy"])["path"].items()
         }
-    return parsed
+        for policy in resources(document, "vault_policy").values()
+    }
 
 
 def test_policies_parse_and_only_admins_reach_beyond_the_mounts_or_hold_sudo(layer_2):
