@@ -6,7 +6,7 @@ import base64
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -27,19 +27,13 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return outdir
 
 
-# Every stack of the session's synthesis, for following cross-stack references.
-_SYNTHESIZED: dict[str, dict] = {}
-
-
 @pytest.fixture(scope="session")
 def stacks(synth_dir: Path) -> dict[str, dict]:
-    _SYNTHESIZED.update(
-        {
-            d.name: json.loads((d / "cdk.tf.json").read_text())
-            for d in sorted((synth_dir / "stacks").iterdir())
-        }
-    )
-    return dict(_SYNTHESIZED)
+    """Every stack of the session's synthesis, parsed, keyed by stack name."""
+    return {
+        d.name: json.loads((d / "cdk.tf.json").read_text())
+        for d in sorted((synth_dir / "stacks").iterdir())
+    }
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +65,18 @@ def network_names(document: dict) -> dict[str, str]:
 def service_networks(document: dict, service: dict) -> set[str]:
     names = network_names(document)
     return {names[n["name"]] for n in service["task_spec"].get("networks_advanced", [])}
+
+
+def flatten(document: Mapping, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
+    """Every leaf of nested mappings, keyed by its path of keys; a list is a leaf."""
+    flat: dict[tuple[str, ...], object] = {}
+    for key, value in document.items():
+        path = (*prefix, str(key))
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, path))
+        else:
+            flat[path] = value
+    return flat
 
 
 def config_content(document: dict, service: dict, target: str) -> str:
@@ -117,8 +123,9 @@ _REMOTE_NETWORK = re.compile(
 )
 
 
-def networks_of(document: dict, service: dict) -> set[str]:
-    """Docker names of a service's networks, following references into earlier stacks."""
+def networks_of(document: dict, service: dict, stacks: Mapping[str, dict]) -> set[str]:
+    """Docker names of a service's networks; a reference into an earlier stack's remote state
+    is looked up in that stack's document in ``stacks``."""
     local = network_names(document)
     names = set()
     for network in service["task_spec"].get("networks_advanced", []):
@@ -128,7 +135,7 @@ def networks_of(document: dict, service: dict) -> set[str]:
             continue
         match = _REMOTE_NETWORK.match(ref)
         assert match, f"unresolvable network reference {ref}"
-        owner = _SYNTHESIZED[match["stack"]]
+        owner = stacks[match["stack"]]
         names.add(resources(owner, "docker_network")[match["rid"]]["name"])
     return names
 

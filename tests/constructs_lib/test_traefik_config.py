@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 import yaml
 
 from constructs_lib.traefik_config import (
@@ -68,11 +70,44 @@ def test_hsts_and_dashboard_auth_middlewares():
     )
 
 
+def mappings(node: object) -> Iterator[dict]:
+    """Every mapping in a parsed YAML document, the document itself included."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from mappings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from mappings(item)
+
+
 def test_rendering_is_deterministic_yaml_of_the_same_document():
+    # GIVEN settings whose documents the code builds in an order that is not alphabetical
     settings = TraefikSettings(acme_email="ops@example.com")
-    assert render_static_config(settings) == render_static_config(settings)
-    assert yaml.safe_load(render_static_config(settings)) == static_config(settings)
-    assert yaml.safe_load(render_dynamic_config(settings)) == dynamic_config(settings)
+    assert list(static_config(settings)["entryPoints"]) == ["web", "websecure", "ping"]
+    # WHEN they are rendered
+    static, dynamic = render_static_config(settings), render_dynamic_config(settings)
+    # THEN the text is YAML of exactly the document...
+    assert yaml.safe_load(static) == static_config(settings)
+    assert yaml.safe_load(dynamic) == dynamic_config(settings)
+    # ...with keys written sorted at every level (PyYAML keeps the written order), so the
+    # bytes, and the content-hashed config name, do not follow the order the code builds in
+    written = yaml.safe_load(static)
+    assert list(written) == [
+        "accessLog",
+        "api",
+        "certificatesResolvers",
+        "entryPoints",
+        "global",
+        "log",
+        "ping",
+        "providers",
+    ]
+    assert list(written["entryPoints"]) == ["ping", "web", "websecure"]
+    assert list(yaml.safe_load(dynamic)) == ["http", "tls"]
+    for text in (static, dynamic):
+        unsorted = [list(m) for m in mappings(yaml.safe_load(text)) if list(m) != sorted(m)]
+        assert unsorted == []
 
 
 def test_header_aliases_are_dropped_on_every_entrypoint():

@@ -156,7 +156,7 @@ def build_swarm_model(
         else:
             replicas = (mode_spec.get("replicated") or {}).get("replicas", 1)
             mode = {"Replicated": {"Replicas": replicas}}
-        attached = sorted(networks_of(document, resource))
+        attached = sorted(networks_of(document, resource, stacks))
         unknown = [n for n in attached if n not in networks]
         assert not unknown, f"service {name} is on undeclared networks {unknown}"
 

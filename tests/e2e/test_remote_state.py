@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from scripts.bootstrap_state import ensure_state_bucket
+from tests.conftest import flatten
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -102,16 +103,6 @@ def backend_of(document: dict) -> dict:
     return document["terraform"]["backend"]["s3"]
 
 
-def _flatten(block: dict, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
-    flat = {}
-    for name, value in block.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, (*prefix, name)))
-        else:
-            flat[(*prefix, name)] = value
-    return flat
-
-
 # --- The synthesized backend blocks (no Terraform needed) ---------------------------------------
 
 
@@ -140,7 +131,7 @@ def test_local_backend_changes_only_endpoint_and_path_style(stacks: dict[str, di
         before = copy.deepcopy(synthesized)
         local = local_backend(synthesized, "http://127.0.0.1:1")
         assert synthesized == before  # not mutated
-        old, new = _flatten(synthesized), _flatten(local)
+        old, new = flatten(synthesized), flatten(local)
         assert old.keys() == new.keys()
         assert {path for path in old if old[path] != new[path]} <= {
             ("endpoints", "s3"),

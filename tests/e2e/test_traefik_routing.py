@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import config_content, service_labels, services
+from tests.conftest import config_content, flatten, service_labels, services
 from tests.e2e.swarm_api import (
     StubBackends,
     SwarmApi,
@@ -134,18 +134,14 @@ def adapt_dynamic_config(dynamic: Mapping, *, users_file: str) -> dict:
     return adapted
 
 
-def _flatten(document: object, prefix: str = "") -> dict[str, object]:
-    if isinstance(document, Mapping):
-        flat: dict[str, object] = {}
-        for key, value in document.items():
-            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix: document}
-
-
 def _changed_keys(before: Mapping, after: Mapping) -> set[str]:
-    old, new = _flatten(before), _flatten(after)
-    return {k for k in old.keys() | new.keys() if old.get(k, object()) != new.get(k, object())}
+    """Dotted paths of the leaves that differ, or exist on one side only."""
+    old, new = flatten(before), flatten(after)
+    return {
+        ".".join(path)
+        for path in old.keys() | new.keys()
+        if old.get(path, object()) != new.get(path, object())
+    }
 
 
 # --- routes, derived from the synthesized labels --------------------------------------------

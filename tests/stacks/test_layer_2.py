@@ -41,16 +41,16 @@ def test_the_seven_shared_data_services_and_their_helpers(layer_2):
     assert set(services(layer_2)) == DATA_SERVICES | helpers
 
 
-def test_every_service_is_on_exactly_its_networks(layer_2):
-    found = {name: networks_of(layer_2, s) for name, s in services(layer_2).items()}
+def test_every_service_is_on_exactly_its_networks(layer_2, stacks):
+    found = {name: networks_of(layer_2, s, stacks) for name, s in services(layer_2).items()}
     assert found == TOPOLOGY
 
 
-def test_only_services_with_a_web_ui_join_the_ingress_network_and_all_are_routed(layer_2):
+def test_only_services_with_a_web_ui_join_the_ingress_network_and_all_are_routed(layer_2, stacks):
     on_ingress = {
         name
         for name, s in services(layer_2).items()
-        if "traefik-ingress" in networks_of(layer_2, s)
+        if "traefik-ingress" in networks_of(layer_2, s, stacks)
     }
     assert on_ingress == WEB_UIS
     for name in WEB_UIS:
@@ -85,10 +85,13 @@ def test_stateful_services_keep_a_volume_and_update_stop_first(layer_2):
 
 
 def test_only_socket_proxies_mount_the_docker_socket_read_only(layer_2):
-    for name, service in services(layer_2).items():
-        for mount in service["task_spec"]["container_spec"].get("mounts", []):
-            if "docker.sock" in mount.get("source", ""):
-                assert name == "metrics-socket-proxy" and mount["read_only"] is True
+    mounting = {
+        (name, mount.get("read_only"))
+        for name, service in services(layer_2).items()
+        for mount in service["task_spec"]["container_spec"].get("mounts", [])
+        if "docker.sock" in mount.get("source", "")
+    }
+    assert mounting == {("metrics-socket-proxy", True)}
 
 
 SECRET_ENV = re.compile(r"PASSWORD|TOKEN|SECRET|_KEY$|^N8N_ENCRYPTION|AUTH$")

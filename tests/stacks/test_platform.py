@@ -177,7 +177,7 @@ def test_buckets_database_and_spaces_key_are_the_environments_own(platform):
     assert "doadmin" not in json.dumps(document)
 
 
-def test_routes_with_tls_for_the_public_apps_only(platform):
+def test_routes_with_tls_for_the_public_apps_only(platform, stacks):
     env, document = platform
     host = "sprocket.mlesports.gg" if env == "main" else f"{env}.sprocket.mlesports.gg"
     expected = {
@@ -187,7 +187,7 @@ def test_routes_with_tls_for_the_public_apps_only(platform):
     }
     for app, service in app_services(env, document).items():
         labels = service_labels(service)
-        on_ingress = "traefik-ingress" in networks_of(document, service)
+        on_ingress = "traefik-ingress" in networks_of(document, service, stacks)
         if app in expected:
             router = f"traefik.http.routers.{env}-{app}"
             assert (
@@ -199,10 +199,12 @@ def test_routes_with_tls_for_the_public_apps_only(platform):
             assert not labels and not on_ingress, app
 
 
-def test_apps_share_their_environments_network_and_only_analytics_joins_monitoring(platform):
+def test_apps_share_their_environments_network_and_only_analytics_joins_monitoring(
+    platform, stacks
+):
     env, document = platform
     for app, service in app_services(env, document).items():
-        nets = networks_of(document, service)
+        nets = networks_of(document, service, stacks)
         assert f"{env}-platform" in nets and "platform-network" not in nets, app
         assert ("monitoring-network" in nets) == (app == "analytics"), app
     remote = document["data"]["terraform_remote_state"]
@@ -218,10 +220,13 @@ def test_vault_is_read_with_the_tokens_layer_2_made(platform):
     # The environment's own platform token, which reaches no other environment's secrets.
     assert providers["default"]["token"].endswith(f"platform_token_{env}client_token}}")
     assert "infrastructure_tokenclient_token" in providers["infrastructure"]["token"]
-    reads = resources(document, "vault_kv_secret_v2") and document["data"]["vault_kv_secret_v2"]
-    for read in reads.values():
-        if read["mount"] == "infrastructure":
-            assert read["provider"] == "vault.infrastructure"
+    # Infrastructure secrets are read with the infrastructure token, the environment's own
+    # with its platform token (the default provider).
+    reads = document["data"]["vault_kv_secret_v2"].values()
+    assert {(r["mount"], r.get("provider", "vault")) for r in reads} == {
+        ("infrastructure", "vault.infrastructure"),
+        ("platform", "vault"),
+    }
 
 
 def test_images_are_the_configured_repositories_at_the_environments_tag_by_digest(platform):

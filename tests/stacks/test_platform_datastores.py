@@ -30,15 +30,15 @@ def secret_mounts(service: dict) -> dict[str, dict]:
     return {m["file_name"]: m for m in spec(service).get("secrets", [])}
 
 
-def test_datastores_are_reachable_only_on_the_environments_network(platform):
+def test_datastores_are_reachable_only_on_the_environments_network(platform, stacks):
     env, document = platform
     found = services(document)
     for name in ("redis", "rabbitmq", "dgraph-alpha"):
         service = found[f"{env}-{name}"]
-        assert networks_of(document, service) <= {f"{env}-platform", f"{env}-dgraph"}, name
-        assert f"{env}-platform" in networks_of(document, service), name
+        assert networks_of(document, service, stacks) <= {f"{env}-platform", f"{env}-dgraph"}, name
+        assert f"{env}-platform" in networks_of(document, service, stacks), name
         assert not service_labels(service) and "ports" not in service["endpoint_spec"], name
-    assert networks_of(document, found[f"{env}-dgraph-zero"]) == {f"{env}-dgraph"}
+    assert networks_of(document, found[f"{env}-dgraph-zero"], stacks) == {f"{env}-dgraph"}
     nets = {n["name"]: n for n in resources(document, "docker_network").values()}
     assert nets[f"{env}-dgraph"]["internal"] is True
 
@@ -126,7 +126,7 @@ def test_legacy_services_get_their_settings_as_the_running_platform_did(stacks):
         assert "NODE_TLS_REJECT_UNAUTHORIZED" not in env
         configs = {m["file_name"] for m in spec(service)["configs"]}
         assert env["NODE_EXTRA_CA_CERTS"] in configs
-        assert networks_of(document, service) == {"main-legacy"}
+        assert networks_of(document, service, stacks) == {"main-legacy"}
     bots = {
         spec(services(document)[f"main-legacy-bot-{b}"])["env"]["bot"] for b in ("emilio", "emilia")
     }
