@@ -3,7 +3,7 @@
 Creates one ``docker_service`` (named ``Default``, so its Terraform address is the
 construct's id), plus a ``docker_volume`` per named volume and a content-hashed
 ``docker_config`` per config file. Every service gets a pinned image, resource
-limits and reservations, a bounded restart policy, and an update that rolls back
+limits and reservations, a restart policy that never gives up, and an update that rolls back
 on failure.
 
     SwarmService(self, "redis", SwarmServiceProps(
@@ -220,11 +220,13 @@ class SwarmService(Construct):
                         nano_cpus=round(cpu_reservation * NANO),
                     ),
                 ),
+                # max_attempts 0 is no limit: swarmkit restarts whenever MaxAttempts == 0
+                # (manager/orchestrator/restart/restart.go, shouldRestart); the window only
+                # counts attempts against a limit, so none is set.
                 restart_policy=ServiceTaskSpecRestartPolicy(
                     condition="any",
                     delay=_duration(props.restart_delay_s),
-                    max_attempts=props.restart_max_attempts,
-                    window=_duration(props.restart_window_s),
+                    max_attempts=0,
                 ),
             ),
             endpoint_spec=ServiceEndpointSpec(

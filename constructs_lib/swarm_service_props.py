@@ -127,10 +127,10 @@ class SwarmServiceProps:
     cpu_limit: float = 0.5
     # Default: a tenth of the limit.
     cpu_reservation: float | None = None
-    # Default: restart on any exit, at most 5 times within 2 minutes, 5 s apart.
-    restart_max_attempts: int = 5
+    # Seconds between restarts. A service restarts on any exit and never gives up: Swarm stops
+    # restarting a task for good once max_attempts is used up within the window, which left
+    # a service down after one dependency outage at boot (seen on a real engine).
     restart_delay_s: int = 5
-    restart_window_s: int = 120
     # Default: start-first. Services with volumes or host ports must use stop-first.
     update_order: UpdateOrder = UpdateOrder.START_FIRST
     # Seconds a new task must stay healthy before an update continues.
@@ -179,11 +179,8 @@ class SwarmServiceProps:
                 f"cpu_reservation={cpu_res}: must be more than 0 and at most cpu_limit "
                 f"({self.cpu_limit})"
             )
-        if not 1 <= self.restart_max_attempts <= 100:
-            problems.append(
-                f"restart_max_attempts={self.restart_max_attempts}: must be from 1 to 100 "
-                "(an unbounded restart loop hides a broken service)"
-            )
+        if not 1 <= self.restart_delay_s <= 300:
+            problems.append(f"restart_delay_s={self.restart_delay_s}: must be from 1 to 300")
         for key in self.env:
             if not key or "=" in key:
                 problems.append(f"env: {key!r} is not a valid variable name")

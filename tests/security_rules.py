@@ -112,9 +112,9 @@ def limits_restarts_and_rollback(doc: dict) -> list[str]:
         limits = task.get("resources", {}).get("limits", {})
         if not limits.get("memory_bytes") or not limits.get("nano_cpus"):
             problems.append(f"service {name}: no memory or CPU limit")
-        attempts = task.get("restart_policy", {}).get("max_attempts", 0)
-        if not 0 < attempts <= 10:
-            problems.append(f"service {name}: restarts are not bounded ({attempts})")
+        restart = task.get("restart_policy", {})
+        if restart.get("condition") != "any" or restart.get("max_attempts", 0) != 0:
+            problems.append(f"service {name}: restarts can give up ({restart})")
         if service.get("update_config", {}).get("failure_action") != "rollback":
             problems.append(f"service {name}: a failed update does not roll back")
         if "rollback_config" not in service:

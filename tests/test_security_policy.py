@@ -86,8 +86,8 @@ def break_no_limits(s):
     return s["layer_2"]
 
 
-def break_unbounded_restarts(s):
-    services(s["layer_2"])["neo4j"]["task_spec"]["restart_policy"]["max_attempts"] = 0
+def break_restarts_that_give_up(s):
+    services(s["layer_2"])["neo4j"]["task_spec"]["restart_policy"]["max_attempts"] = 5
     return s["layer_2"]
 
 
@@ -160,7 +160,7 @@ BROKEN = [
     ("images_pinned", break_unpinned_image),
     ("images_pinned", break_tag_without_digest),
     ("limits_restarts_and_rollback", break_no_limits),
-    ("limits_restarts_and_rollback", break_unbounded_restarts),
+    ("limits_restarts_and_rollback", break_restarts_that_give_up),
     ("limits_restarts_and_rollback", break_no_rollback),
     ("stateful_services_stop_first", break_stateful_start_first),
     ("secret_files_private", break_secret_mode),

@@ -30,23 +30,18 @@ def only_service(document: dict) -> dict:
     return service
 
 
-def test_defaults_give_limits_bounded_restarts_and_rollback(synth_stack):
+def test_defaults_give_limits_restarts_that_never_give_up_and_rollback(synth_stack):
     # GIVEN a service with only a name and an image
     doc = synth_stack(lambda s: SwarmService(s, "app", props()))
     service = only_service(doc)
     task = service["task_spec"]
-    # THEN it is limited, reserved, restarts a bounded number of times and rolls back
+    # THEN it is limited, reserved, restarts on any exit without a limit and rolls back
     assert task["resources"]["limits"] == {"memory_bytes": 256 * 2**20, "nano_cpus": 500_000_000}
     assert task["resources"]["reservation"] == {
         "memory_bytes": 128 * 2**20,
         "nano_cpus": 50_000_000,
     }
-    assert task["restart_policy"] == {
-        "condition": "any",
-        "delay": "5s",
-        "max_attempts": 5,
-        "window": "120s",
-    }
+    assert task["restart_policy"] == {"condition": "any", "delay": "5s", "max_attempts": 0}
     assert service["update_config"]["failure_action"] == "rollback"
     assert service["update_config"]["order"] == "start-first"
     assert service["rollback_config"]["order"] == "start-first"
@@ -164,7 +159,7 @@ def test_networks_placement_global_mode_and_healthcheck(synth_stack):
         ({"memory_reservation_mib": 512}, "memory_reservation_mib=512"),
         ({"cpu_limit": 0}, "cpu_limit=0"),
         ({"cpu_reservation": 4.0}, "cpu_reservation=4.0"),
-        ({"restart_max_attempts": 0}, "restart_max_attempts=0"),
+        ({"restart_delay_s": 0}, "restart_delay_s=0"),
         ({"env": {"A=B": "x"}}, "env: 'A=B'"),
         ({"volumes": [VolumeMount(name="d", target="/d")]}, "must update stop-first"),
         (
@@ -217,7 +212,7 @@ def test_each_invalid_prop_is_named(stack, overrides, expected):
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(PropsError) as error:
-        props(image="x:latest", replicas=0, cpu_limit=-1, restart_max_attempts=1000)
+        props(image="x:latest", replicas=0, cpu_limit=-1, restart_delay_s=1000)
     assert len(error.value.problems) == 4
 
 
