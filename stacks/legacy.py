@@ -15,6 +15,12 @@ the synthesized JSON, but they are in the service spec (``docker service inspect
 state. The database's CA certificate is mounted where the running infrastructure mounted
 it, and ``NODE_EXTRA_CA_CERTS`` makes Node trust it, instead of the running system's
 ``NODE_TLS_REJECT_UNAUTHORIZED=0``.
+
+    LegacyPlatform(
+        self, "legacy", names=EnvironmentNames("main"), legacy=environment.legacy,
+        config=config, database=database, spaces_access_key=key.access_key,
+        spaces_secret_key=key.secret_key, registry_login=self.registry_login,
+    )
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ class LegacyPlatform(Construct):
         legacy: LegacyConfig,
         config: InfraConfig,
         database: ManagedPostgresDatabase,
-        spaces_key,
+        spaces_access_key: str,
+        spaces_secret_key: str,
         registry_login: RegistryLogin | None,
     ) -> None:
         super().__init__(scope, id)
@@ -124,8 +131,8 @@ class LegacyPlatform(Construct):
                 Fn.urlencode(db_password),
             ),
             "file_bucket": names.buckets["general"],
-            "file_token": spaces_key.access_key,
-            "file_token_secret": spaces_key.secret_key,
+            "file_token": spaces_access_key,
+            "file_token_secret": spaces_secret_key,
             "SPROCKET": "yes",
         }
         tokens = {

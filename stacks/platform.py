@@ -180,7 +180,8 @@ class PlatformStack(SprocketStack):
                 legacy=environment.legacy,
                 config=config,
                 database=database,
-                spaces_key=spaces_key,
+                spaces_access_key=spaces_key.access_key,
+                spaces_secret_key=spaces_key.secret_key,
                 registry_login=self.registry_login,
             )
 

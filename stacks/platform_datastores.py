@@ -14,6 +14,12 @@ Contract
 Nothing here is published or routed: only services on the environment's network reach them.
 Their volumes are node-local Docker volumes named after the service; removing a service
 leaves its volume (``docker volume rm`` deletes the data).
+
+    datastores = EnvironmentDatastores(
+        self, "datastores", names=EnvironmentNames("main"), images=config.images
+    ).endpoints
+    datastores.rabbitmq_url        # amqp://sprocket-main:<expression>@main-rabbitmq:5672/main...
+    datastores.redis_password.file("/app/secret/redis-password.txt")
 """
 
 from __future__ import annotations
