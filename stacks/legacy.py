@@ -38,13 +38,12 @@ from constructs_lib.swarm_service import (
     RegistryLogin,
     SwarmService,
     SwarmServiceProps,
-    UpdateOrder,
-    VolumeMount,
 )
 from constructs_lib.vault_secret_mount import VaultKvRead
 from stacks import datastore_files as files
 from stacks.config import InfraConfig, LegacyConfig
 from stacks.contracts import EnvironmentNames
+from stacks.platform_datastores import redis_service
 
 CA_PATH = "/run/configs/postgres-ca.crt"
 SECRETS = "/run/secrets"
@@ -87,30 +86,24 @@ class LegacyPlatform(Construct):
             ),
         )
         redis = names.service("legacy-redis")
-        SwarmService(
+        password_file = SwarmSecret(
             self,
-            "redis",
-            SwarmServiceProps(
-                name=redis,
-                image=images.redis,
-                args=["redis-server", "/usr/local/etc/redis/redis.conf"],
-                networks=[network],
-                config_files=[
-                    ConfigFile(
-                        target="/usr/local/etc/redis/redis.conf",
-                        content=files.redis_conf(
-                            maxmemory_mib=192, auth_include=f"{SECRETS}/redis-auth.conf"
-                        ),
-                    )
-                ],
-                secret_files=[
-                    redis_auth.file(f"{SECRETS}/redis-auth.conf", uid=REDIS_UID, gid=REDIS_UID)
-                ],
-                volumes=[VolumeMount(name="data", target="/data")],
-                memory_limit_mib=256,
-                cpu_limit=0.25,
-                update_order=UpdateOrder.STOP_FIRST,
+            "redis_password_file",
+            SwarmSecretProps(
+                name=names.service("legacy-redis-password"),
+                value=redis_password,
+                version_marker=redis_password,
             ),
+        )
+        redis_service(
+            self,
+            name=redis,
+            image=images.redis,
+            network=network,
+            memory_limit_mib=256,
+            auth=redis_auth,
+            password_file=password_file,
+            cpu_limit=0.25,
         )
 
         # --- Environment the bots and the worker read ------------------------------------

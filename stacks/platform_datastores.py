@@ -63,6 +63,58 @@ class DatastoreEndpoints:
     dgraph_api_key: SwarmSecret
 
 
+def redis_service(
+    scope: Construct,
+    *,
+    name: str,
+    image: str,
+    network: NetworkRef,
+    memory_limit_mib: int,
+    auth: SwarmSecret,
+    password_file: SwarmSecret,
+    cpu_limit: float = 0.5,
+) -> SwarmService:
+    """A Redis 8 service ``redis`` in ``scope``: persistent, password from ``auth`` (a
+    ``requirepass`` line), its healthcheck reading ``password_file``."""
+    return SwarmService(
+        scope,
+        "redis",
+        SwarmServiceProps(
+            name=name,
+            image=image,
+            # Arguments, not a command: the image's entrypoint adds --loadmodule for every
+            # bundled module (RedisJSON, Search) and drops to the redis user.
+            args=["redis-server", "/usr/local/etc/redis/redis.conf"],
+            networks=[network],
+            config_files=[
+                ConfigFile(
+                    target="/usr/local/etc/redis/redis.conf",
+                    content=files.redis_conf(
+                        maxmemory_mib=memory_limit_mib * 3 // 4,
+                        auth_include=f"{SECRETS}/redis-auth.conf",
+                    ),
+                )
+            ],
+            secret_files=[
+                auth.file(f"{SECRETS}/redis-auth.conf", uid=REDIS_UID, gid=REDIS_UID),
+                password_file.file(f"{SECRETS}/redis-password", uid=REDIS_UID, gid=REDIS_UID),
+            ],
+            volumes=[VolumeMount(name="data", target="/data")],
+            memory_limit_mib=memory_limit_mib,
+            cpu_limit=cpu_limit,
+            update_order=UpdateOrder.STOP_FIRST,
+            healthcheck=Healthcheck(
+                test=(
+                    "CMD-SHELL",
+                    f'REDISCLI_AUTH="$(cat {SECRETS}/redis-password)" redis-cli ping '
+                    "| grep -q PONG",
+                ),
+                start_period_s=10,
+            ),
+        ),
+    )
+
+
 class EnvironmentDatastores(Construct):
     def __init__(
         self, scope: Construct, id: str, *, names: EnvironmentNames, images: ImagesConfig
@@ -94,44 +146,14 @@ class EnvironmentDatastores(Construct):
         self.redis_password_file = secret(
             "redis_password_file", "redis-password", redis_password.value
         )
-        SwarmService(
+        redis_service(
             self,
-            "redis",
-            SwarmServiceProps(
-                name=names.service("redis"),
-                image=images.redis,
-                # Arguments, not a command: the image's entrypoint adds --loadmodule for every
-                # bundled module (RedisJSON, Search) and drops to the redis user.
-                args=["redis-server", "/usr/local/etc/redis/redis.conf"],
-                networks=[network],
-                config_files=[
-                    ConfigFile(
-                        target="/usr/local/etc/redis/redis.conf",
-                        content=files.redis_conf(
-                            maxmemory_mib=REDIS_MEMORY_MIB * 3 // 4,
-                            auth_include=f"{SECRETS}/redis-auth.conf",
-                        ),
-                    )
-                ],
-                secret_files=[
-                    redis_auth.file(f"{SECRETS}/redis-auth.conf", uid=REDIS_UID, gid=REDIS_UID),
-                    self.redis_password_file.file(
-                        f"{SECRETS}/redis-password", uid=REDIS_UID, gid=REDIS_UID
-                    ),
-                ],
-                volumes=[VolumeMount(name="data", target="/data")],
-                memory_limit_mib=REDIS_MEMORY_MIB,
-                cpu_limit=0.5,
-                update_order=UpdateOrder.STOP_FIRST,
-                healthcheck=Healthcheck(
-                    test=(
-                        "CMD-SHELL",
-                        f'REDISCLI_AUTH="$(cat {SECRETS}/redis-password)" redis-cli ping '
-                        "| grep -q PONG",
-                    ),
-                    start_period_s=10,
-                ),
-            ),
+            name=names.service("redis"),
+            image=images.redis,
+            network=network,
+            memory_limit_mib=REDIS_MEMORY_MIB,
+            auth=redis_auth,
+            password_file=self.redis_password_file,
         )
 
         # --- RabbitMQ ---------------------------------------------------------------

@@ -162,10 +162,15 @@ def decode_json_secret(expression: str, stand_in: str = "<secret>") -> dict:
     return json.loads(body.replace('" = ', '": '))
 
 
-def mounted_secret_document(document: dict, service: dict, target: str) -> dict:
-    """The JSON document of the Swarm secret mounted at ``target`` in ``service``."""
+def mounted_secret(document: dict, service: dict, target: str) -> tuple[dict, dict]:
+    """(the service's secret mount at ``target``, the docker_secret resource it mounts)."""
     for mount in service["task_spec"]["container_spec"].get("secrets", []):
         if mount["file_name"] == target:
             rid = mount["secret_id"].split(".")[1]
-            return decode_json_secret(resources(document, "docker_secret")[rid]["data"])
+            return mount, resources(document, "docker_secret")[rid]
     raise AssertionError(f"no secret mounted at {target}")
+
+
+def mounted_secret_document(document: dict, service: dict, target: str) -> dict:
+    """The JSON document of the Swarm secret mounted at ``target`` in ``service``."""
+    return decode_json_secret(mounted_secret(document, service, target)[1]["data"])

@@ -39,14 +39,13 @@ import pytest
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ProbableAccessDeniedError, ProbableAuthenticationError
 
-from tests.conftest import config_content, resources, services
+from tests.conftest import config_content, mounted_secret, services
 from tests.e2e.openbao import free_port
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 EPMD = shutil.which("epmd")
 START_TIMEOUT = 60
 NODE = "e2e@localhost"
-ENVIRONMENTS = ("main", "staging")
 CONF = "/etc/rabbitmq/conf.d/30-sprocket.conf"
 DEFINITIONS = "/etc/rabbitmq/definitions.json"
 APP_CONFIG = "/app/config/production.json"
@@ -93,15 +92,6 @@ def document_from_expression(expression: str) -> dict:
     return json.loads(body.replace('" = ', '": '))
 
 
-def mounted_secret(document: dict, service: dict, target: str) -> tuple[dict, dict]:
-    """(the service's secret mount at ``target``, the docker_secret resource it mounts)."""
-    for mount in service["task_spec"]["container_spec"].get("secrets", []):
-        if mount["file_name"] == target:
-            rid = mount["secret_id"].split(".")[1]
-            return mount, resources(document, "docker_secret")[rid]
-    raise AssertionError(f"no secret mounted at {target}")
-
-
 def loopback_config(conf: str, *, amqp_port: int, management_port: int, definitions: Path) -> str:
     """The synthesized conf.d snippet with loopback ports and the definitions file's path,
     and without the one line RabbitMQ 3.10 does not know (see the module docstring)."""
@@ -115,16 +105,6 @@ def loopback_config(conf: str, *, amqp_port: int, management_port: int, definiti
         conf, count = re.subn(pattern, replacement, conf, flags=re.M)
         assert count == 1, f"expected one line matching {pattern!r}"
     return conf
-
-
-@pytest.fixture(scope="module", params=ENVIRONMENTS)
-def env(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def platform(stacks, env) -> dict:
-    return stacks[f"platform-{env}"]
 
 
 @pytest.fixture(scope="module")

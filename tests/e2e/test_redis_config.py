@@ -30,14 +30,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import config_content, resources, services
+from tests.conftest import config_content, mounted_secret, services
 from tests.e2e.openbao import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
 PASSWORD = "e2e" + "x" * 37  # a throwaway value, shaped like the generated 40 characters
 START_TIMEOUT = 15
-ENVIRONMENTS = ("main", "staging")
 CONF = "/usr/local/etc/redis/redis.conf"
 AUTH_INCLUDE = "/run/secrets/redis-auth.conf"
 # The official image's redis user and group (docker-library-redis release/8.0
@@ -62,25 +61,6 @@ def loopback_config(conf: str, *, port: int, data_dir: Path, auth_file: Path) ->
         conf, count = re.subn(pattern, replacement, conf, flags=re.M)
         assert count == 1, f"expected one line matching {pattern!r}"
     return conf
-
-
-def mounted_secret(document: dict, service: dict, target: str) -> tuple[dict, dict]:
-    """(the service's secret mount at ``target``, the docker_secret resource it mounts)."""
-    for mount in service["task_spec"]["container_spec"].get("secrets", []):
-        if mount["file_name"] == target:
-            rid = mount["secret_id"].split(".")[1]
-            return mount, resources(document, "docker_secret")[rid]
-    raise AssertionError(f"no secret mounted at {target}")
-
-
-@pytest.fixture(scope="module", params=ENVIRONMENTS)
-def env(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def platform(stacks, env) -> dict:
-    return stacks[f"platform-{env}"]
 
 
 @pytest.fixture(scope="module")
