@@ -19,29 +19,25 @@ Contract
 
 from __future__ import annotations
 
-import json
-
 from constructs import Construct
 
 from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProps
 from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPostgresDatabaseProps
 from constructs_lib.providers import use_vault
-from constructs_lib.registry_image import pinned_image
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps, spaces_access_key
 from constructs_lib.stack_output import export
-from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, json_value
-from constructs_lib.swarm_service import ConfigFile, SwarmService, SwarmServiceProps
-from constructs_lib.traefik_route import TraefikRoute, TraefikRouteProps
+from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps
 from constructs_lib.vault_kv import VaultKvSecret, VaultKvSecretProps
 from constructs_lib.vault_secret_mount import VaultSecretMount, VaultSecretMountProps
 from stacks import applications as apps
-from stacks.applications.catalog import App, Secret, Uses
+from stacks.applications.catalog import Secret, Uses
 from stacks.base import SprocketStack
 from stacks.config import EnvironmentConfig, InfraConfig
 from stacks.contracts import EnvironmentNames, Layer1Outputs, Layer2Outputs, VaultRef
 from stacks.legacy import LegacyPlatform
 from stacks.platform_datastores import EnvironmentDatastores
 from stacks.shared_services import influxdb
+from stacks.sprocket_app import SprocketApp, SprocketAppProps
 from stacks.vault_policies import INFRASTRUCTURE, PLATFORM, SHARED_PLATFORM_SECRETS
 
 
@@ -170,7 +166,29 @@ class PlatformStack(SprocketStack):
             celery_backend_url=self.datastores.celery_backend_url,
         )
         for app in apps.APPS:
-            self._application(app, names, environment, config, layer_1, layer_2, endpoints)
+            networks = [self.datastores.network]
+            if Uses.INFLUXDB in app.uses:
+                networks.append(layer_2.monitoring_network)
+            SprocketApp(
+                self,
+                app.name.replace("-", "_"),
+                SprocketAppProps(
+                    app=app,
+                    context=apps.app_context(
+                        app, names, endpoints, environment, config.applications
+                    ),
+                    environment=environment,
+                    cluster=cluster,
+                    repository=config.applications.applications[app.name].repository,
+                    networks=networks,
+                    ingress=layer_1.ingress_network,
+                    secret_files={
+                        path: self.swarm_secrets[source]
+                        for path, source in apps.secret_files(app, environment).items()
+                    },
+                    registry_login=self.registry_login,
+                ),
+            )
 
         if environment.legacy is not None:
             LegacyPlatform(
@@ -187,79 +205,3 @@ class PlatformStack(SprocketStack):
 
         export(self, "WebUrl", f"https://{endpoints.web_host}", f"Sprocket web ({names.env})")
         export(self, "ApiUrl", f"https://{endpoints.api_host}", f"Sprocket API ({names.env})")
-
-    def _application(
-        self,
-        app: App,
-        names: EnvironmentNames,
-        environment: EnvironmentConfig,
-        config: InfraConfig,
-        layer_1: Layer1Outputs,
-        layer_2: Layer2Outputs,
-        endpoints: apps.Endpoints,
-    ) -> None:
-        name = names.service(app.name)
-        ctx = apps.app_context(app, names, endpoints, environment, config.applications)
-        document = apps.render_config(app.name, ctx)
-        networks = [self.datastores.network]
-        routes = []
-        if app.port is not None and app.route_prefix is not None:
-            networks.append(layer_1.ingress_network)
-            routes.append(
-                TraefikRoute(
-                    self,
-                    f"{app.name}_route",
-                    TraefikRouteProps(
-                        name=name,
-                        hosts=[environment.host(config.cluster, app.route_prefix or None)],
-                        port=app.port,
-                        network=layer_1.ingress_network.name,
-                    ),
-                )
-            )
-        if Uses.INFLUXDB in app.uses:
-            networks.append(layer_2.monitoring_network)
-        secret_files = [
-            self.swarm_secrets[source].file(path, uid=app.uid, gid=app.uid)
-            for path, source in sorted(apps.secret_files(app, environment).items())
-        ]
-        config_files: list[ConfigFile] = []
-        if Uses.RABBITMQ in app.uses:
-            # The config carries the broker login (and the replay parser's Redis URL).
-            value = json_value(document)
-            config_secret = SwarmSecret(
-                self,
-                f"{app.name.replace('-', '_')}_config",
-                SwarmSecretProps(name=f"{name}-config", value=value, version_marker=value),
-            )
-            secret_files.append(config_secret.file(app.config_path, uid=app.uid, gid=app.uid))
-        else:
-            config_files.append(
-                ConfigFile(
-                    target=app.config_path, content=json.dumps(document, indent=2, sort_keys=True)
-                )
-            )
-        repository = config.applications.applications[app.name].repository
-        SwarmService(
-            self,
-            app.name.replace("-", "_"),
-            SwarmServiceProps(
-                name=name,
-                image=pinned_image(
-                    self,
-                    f"{app.name}_image",
-                    f"{repository}:{environment.image_tag}",
-                    by_digest=environment.pin_image_digests,
-                ),
-                command=list(app.command) if app.command else None,
-                networks=networks,
-                env=apps.service_env(app, ctx),
-                routes=routes,
-                config_files=config_files,
-                secret_files=secret_files,
-                replicas=environment.replicas.get(app.name, app.replicas),
-                memory_limit_mib=app.memory_limit_mib,
-                cpu_limit=app.cpu_limit,
-                registry_login=self.registry_login,
-            ),
-        )

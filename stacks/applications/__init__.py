@@ -149,4 +149,14 @@ def validate(
     return problems
 
 
-__all__ = ["APPS", "APPS_BY_NAME", "App", "AppContext", "Endpoints", "validate"]
+__all__ = [
+    "APPS",
+    "APPS_BY_NAME",
+    "App",
+    "AppContext",
+    "Endpoints",
+    "render_config",
+    "secret_files",
+    "service_env",
+    "validate",
+]
