@@ -16,7 +16,7 @@ CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 # redis-server and rabbitmq-server (load the synthesized configuration).
 SYSTEM_TOOLS := busybox redis-server rabbitmq-server
 
-.PHONY: synth test bench diagram synth-diff format clean system-tools
+.PHONY: help synth test bench diagram synth-diff format clean system-tools
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -44,6 +44,10 @@ system-tools:
 	    exit 1; }; \
 	fi
 
+## List the targets with what each does.
+help:
+	@awk '/^## /{text=substr($$0,4); next} /^[a-z-]+:/{if(text){split($$0,t,":"); printf "  make %-12s %s\n", t[1], text}; text=""}' $(MAKEFILE_LIST)
+
 ## Synthesize every stack into cdktf.out/stacks/<stack>/cdk.tf.json (no credentials needed).
 synth: $(STAMP)
 	$(PY) scripts/synth.py
@@ -66,9 +70,11 @@ diagram: synth
 synth-diff: $(STAMP)
 	$(PY) scripts/synth_diff.py --base $(or $(BASE),main)
 
+## Fix lint and formatting in place (ruff).
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## Remove synthesized output and caches.
 clean:
 	rm -rf cdktf.out cdktf.out.* .pytest_cache .ruff_cache

@@ -89,7 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="say what would be written")
     args = parser.parse_args(argv)
 
-    raw = sys.stdin.read() if args.export == "-" else Path(args.export).read_text()
+    try:
+        raw = sys.stdin.read() if args.export == "-" else Path(args.export).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        print(
+            f"nothing written: cannot read {args.export}: {type(error).__name__}", file=sys.stderr
+        )
+        return 2
     try:
         exported = json.loads(raw)
         if not isinstance(exported, dict):
@@ -105,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         for (mount, path), data in sorted(writes.items()):
             print(f"would write {mount}/{path} ({', '.join(sorted(data))})")
         return 0
+    missing = [name for name in ("VAULT_ADDR", "VAULT_TOKEN") if not os.environ.get(name)]
+    if missing:
+        print(
+            f"nothing written: set {' and '.join(missing)} (Vault's address and an ops, "
+            "developers or admins token), or use --dry-run",
+            file=sys.stderr,
+        )
+        return 2
     import hvac
 
     client = hvac.Client(url=os.environ["VAULT_ADDR"], token=os.environ["VAULT_TOKEN"])

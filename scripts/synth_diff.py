@@ -165,21 +165,29 @@ def render(diffs: dict[str, StackDiff | str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class DiffError(Exception):
+    """A revision that cannot be checked out or synthesized; the message says which."""
+
+
 def synth_revision(revision: str | None, workdir: Path) -> Path:
     """Synthesize ``revision`` (None: the working tree) into ``workdir``/cdktf.out."""
     workdir.mkdir(parents=True, exist_ok=True)
     source = ROOT
     if revision is not None:
         source = workdir / "tree"
-        subprocess.run(
+        added = subprocess.run(
             ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(source), revision],
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if added.returncode != 0:
+            raise DiffError(f"cannot check out {revision!r}: {added.stderr.strip()}")
     outdir = workdir / "cdktf.out"
     env = {**os.environ, "CDKTF_OUTDIR": str(outdir), "PYTHONPATH": str(source)}
     try:
-        subprocess.run([sys.executable, str(source / "main.py")], env=env, check=True)
+        if subprocess.run([sys.executable, str(source / "main.py")], env=env).returncode != 0:
+            # main.py has printed every problem of that revision's configuration.
+            raise DiffError(f"{revision or 'the working tree'} does not synthesize (see above)")
     finally:
         if revision is not None:
             subprocess.run(
@@ -202,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         old = args.old_dir or synth_revision(args.base, scratch / "base")
         new = args.new_dir or synth_revision(args.head, scratch / "head")
         print(render(diff_dirs(old, new)), end="")
+    except DiffError as error:
+        print(f"synth_diff.py: {error}", file=sys.stderr)
+        return 2
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
