@@ -16,7 +16,7 @@ CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 # redis-server and rabbitmq-server (load the synthesized configuration).
 SYSTEM_TOOLS := busybox redis-server rabbitmq-server
 
-.PHONY: help synth test bench diagram synth-diff format clean system-tools
+.PHONY: help synth cli test bench diagram synth-diff format clean system-tools
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -51,6 +51,9 @@ help:
 ## Synthesize every stack into cdktf.out/stacks/<stack>/cdk.tf.json (no credentials needed).
 synth: $(STAMP)
 	$(PY) scripts/synth.py
+
+## Install the cdktf CLI (node_modules) that `npx cdktf deploy` runs.
+cli: $(NPM_STAMP)
 
 ## Run the whole test suite, lint included.
 test: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP) system-tools
