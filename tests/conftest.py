@@ -11,10 +11,33 @@ from pathlib import Path
 
 import pytest
 
+from stacks.config import load_config
+
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The shipped configuration, read after the settings above (validating it starts jsii). Tests
+# take the environments from it, never from a list of their own, so a new
+# config/environments/<name>.yaml needs no test edit, only its stack's snapshot.
+CONFIG = load_config(ROOT)
+ENVIRONMENTS = tuple(sorted(CONFIG.environments))
+# Every stack main.py builds, in deploy order: the layers, then one platform stack per environment.
+PLATFORM_STACKS = tuple(f"platform-{env}" for env in ENVIRONMENTS)
+STACK_NAMES = ("layer_1", "layer_2", *PLATFORM_STACKS)
+# The environments that run the legacy platform (config/environments/<env>.yaml: legacy).
+LEGACY_ENVIRONMENTS = tuple(env for env in ENVIRONMENTS if CONFIG.environments[env].legacy)
+
+
+def public_host(env: str, prefix: str | None = None) -> str:
+    """Where ``env`` serves ``prefix``, as its environment file says: an environment without a
+    subdomain (production) at the cluster hostname itself, any other at
+    ``<subdomain>.<hostname>``; ``prefix`` (``api``, ...) goes in front."""
+    hostname = CONFIG.cluster.hostname
+    subdomain = CONFIG.environments[env].subdomain
+    base = f"{subdomain}.{hostname}" if subdomain else hostname
+    return f"{prefix}.{base}" if prefix else base
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-from stacks.config import RESERVED_SUBDOMAINS, load_config
-from tests.conftest import ROOT, resources, service_labels, services
+from stacks.config import RESERVED_SUBDOMAINS
+from tests.conftest import CONFIG, ROOT, STACK_NAMES, resources, service_labels, services
 
-CONFIG = load_config(ROOT)
 # Deploy order: a stack may read what it or an earlier stack writes.
-ORDER = ["layer_1", "layer_2", *sorted(f"platform-{env}" for env in CONFIG.environments)]
+ORDER = STACK_NAMES
 HOST_RULE = re.compile(r"Host\(`([^`]+)`\)")
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import PLATFORM_STACKS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Values shaped like real credentials, placed where a careless app would pick them up.
@@ -153,8 +155,9 @@ def test_cdktf_cli_refuses_a_platform_deploy_before_the_layers_it_reads(tmp_path
     # GIVEN the pinned CLI and no credentials at all
     cli = ROOT / "node_modules" / ".bin" / "cdktf"
     # WHEN an operator deploys a platform stack on its own
+    platform = PLATFORM_STACKS[0]
     result = subprocess.run(
-        [str(cli), "deploy", "platform-main", "--auto-approve", "--output", str(tmp_path / "o")],
+        [str(cli), "deploy", platform, "--auto-approve", "--output", str(tmp_path / "o")],
         cwd=ROOT,
         env={**os.environ, "CHECKPOINT_DISABLE": "1", "CI": "1"},
         capture_output=True,
@@ -167,7 +170,7 @@ def test_cdktf_cli_refuses_a_platform_deploy_before_the_layers_it_reads(tmp_path
         "The following dependencies are not included in the stacks to run: layer_2, layer_1"
         in result.stdout + result.stderr
     )
-    assert not (tmp_path / "o" / "stacks" / "platform-main" / ".terraform").exists()
+    assert not (tmp_path / "o" / "stacks" / platform / ".terraform").exists()
 
 
 def test_stack_dependencies_follow_the_deploy_order(synth_dir):
@@ -176,8 +179,8 @@ def test_stack_dependencies_follow_the_deploy_order(synth_dir):
     manifest = json.loads((synth_dir / "manifest.json").read_text())["stacks"]
     assert manifest["layer_1"]["dependencies"] == []
     assert manifest["layer_2"]["dependencies"] == ["layer_1"]
-    for env in ("main", "staging"):
-        assert sorted(manifest[f"platform-{env}"]["dependencies"]) == ["layer_1", "layer_2"]
+    for platform in PLATFORM_STACKS:
+        assert sorted(manifest[platform]["dependencies"]) == ["layer_1", "layer_2"], platform
 
 
 def test_an_empty_ssh_allow_list_is_a_loud_warning_not_an_error(project, capsys, tmp_path):

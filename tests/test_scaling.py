@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from scripts import synth_diff
-from tests.conftest import ROOT
+from tests.conftest import CONFIG, ENVIRONMENTS, PLATFORM_STACKS, ROOT
 
 
 def synth_with(tmp_path: Path, change) -> Path:
@@ -23,30 +24,45 @@ def synth_with(tmp_path: Path, change) -> Path:
 
 
 def test_more_replicas_changes_only_that_service(tmp_path, synth_dir):
+    env = ENVIRONMENTS[0]
+    replicas = CONFIG.environments[env].replicas.get("api", 1)
+
     def scale_api(config: Path) -> None:
-        path = config / "environments" / "main.yaml"
+        path = config / "environments" / f"{env}.yaml"
+        data = yaml.safe_load(path.read_text())
         path.write_text(
-            yaml.safe_dump({**yaml.safe_load(path.read_text()), "replicas": {"api": 3}})
+            yaml.safe_dump({**data, "replicas": {**data.get("replicas", {}), "api": replicas + 2}})
         )
 
     diffs = synth_diff.diff_dirs(synth_dir, synth_with(tmp_path, scale_api))
     changed = {name: d for name, d in diffs.items() if not d.empty}
-    assert list(changed) == ["platform-main"]
-    assert changed["platform-main"].changed == {
-        "docker_service.api": [("mode.replicated.replicas", "1", "3", [])]
+    assert list(changed) == [f"platform-{env}"]
+    assert changed[f"platform-{env}"].changed == {
+        "docker_service.api": [("mode.replicated.replicas", str(replicas), str(replicas + 2), [])]
     }
-    assert not changed["platform-main"].added and not changed["platform-main"].removed
+    assert not changed[f"platform-{env}"].added and not changed[f"platform-{env}"].removed
+
+
+def unused_environment_name() -> str:
+    """A name no environment has, as name or as subdomain."""
+    taken = set(ENVIRONMENTS) | {env.subdomain for env in CONFIG.environments.values()}
+    return next(f"new{i}" for i in itertools.count() if f"new{i}" not in taken)
 
 
 def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(tmp_path, synth_dir):
-    def add_dev(config: Path) -> None:
-        (config / "environments" / "dev.yaml").write_text("image_tag: dev\nsubdomain: dev\n")
+    new = unused_environment_name()
 
-    diffs = synth_diff.diff_dirs(synth_dir, synth_with(tmp_path, add_dev))
+    def add_environment(config: Path) -> None:
+        # As the README says: a file with an image tag and a subdomain.
+        (config / "environments" / f"{new}.yaml").write_text(
+            f"image_tag: {new}\nsubdomain: {new}\n"
+        )
+
+    diffs = synth_diff.diff_dirs(synth_dir, synth_with(tmp_path, add_environment))
     # A new stack of its own...
-    assert diffs["platform-dev"] == "added"
+    assert diffs[f"platform-{new}"] == "added"
     # ...no change to layer_1 or to the other environments...
-    for name in ("layer_1", "platform-main", "platform-staging"):
+    for name in ("layer_1", *PLATFORM_STACKS):
         assert diffs[name].empty, name
     # ...and in layer_2 only what serves every environment: its Vault policy and token,
     # its InfluxDB bucket and its uptime checks (its datastores are in its own stack).
@@ -54,9 +70,9 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
     assert not layer_2.removed
     added = {re.sub(r"_(Stored|Default)_[0-9A-F]{8}$", "", a) for a in layer_2.added}
     assert added == {
-        "vault_policy.policy_platform_dev_service",
-        "vault_token.platform_token_dev",
-        "output.cross-stack-output-vault_tokenplatform_token_devclient_token",
+        f"vault_policy.policy_platform_{new}_service",
+        f"vault_token.platform_token_{new}",
+        f"output.cross-stack-output-vault_tokenplatform_token_{new}client_token",
     }
     touched = {re.sub(r"_[0-9A-F]{8}$", "", address) for address in layer_2.changed}
     assert touched == {

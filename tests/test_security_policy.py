@@ -9,9 +9,11 @@ import pytest
 import yaml
 
 from tests import security_rules as rules
-from tests.conftest import resources, services
+from tests.conftest import ENVIRONMENTS, STACK_NAMES, resources, services
 
-STACK_NAMES = ["layer_1", "layer_2", "platform-main", "platform-staging"]
+# The environment whose platform stack the breakers below break: any one will do.
+ANY_ENV = ENVIRONMENTS[0]
+PLATFORM = f"platform-{ANY_ENV}"
 
 
 @pytest.mark.parametrize("stack_name", STACK_NAMES)
@@ -30,9 +32,9 @@ def break_literal_secret(s):
 
 
 def break_credential_in_env(s):
-    spec = services(s["platform-main"])["main-redis"]["task_spec"]["container_spec"]
+    spec = services(s[PLATFORM])[f"{ANY_ENV}-redis"]["task_spec"]["container_spec"]
     spec["env"] = {"TOKEN": "dop_v1_" + "ab" * 16}
-    return s["platform-main"]
+    return s[PLATFORM]
 
 
 def break_public_database_port(s):
@@ -44,10 +46,10 @@ def break_public_database_port(s):
 
 
 def break_published_port(s):
-    services(s["platform-main"])["main-redis"]["endpoint_spec"]["ports"] = [
+    services(s[PLATFORM])[f"{ANY_ENV}-redis"]["endpoint_spec"]["ports"] = [
         {"target_port": 6379, "published_port": 6379}
     ]
-    return s["platform-main"]
+    return s[PLATFORM]
 
 
 def break_open_ssh(s):
@@ -76,9 +78,9 @@ def break_unpinned_image(s):
 
 
 def break_tag_without_digest(s):
-    spec = services(s["platform-main"])["main-web"]["task_spec"]["container_spec"]
+    spec = services(s[PLATFORM])[f"{ANY_ENV}-web"]["task_spec"]["container_spec"]
     spec["image"] = "asaxplayinghorse/sprocket-web:${var.tag}"
-    return s["platform-main"]
+    return s[PLATFORM]
 
 
 def break_no_limits(s):
@@ -97,14 +99,14 @@ def break_no_rollback(s):
 
 
 def break_stateful_start_first(s):
-    services(s["platform-main"])["main-redis"]["update_config"]["order"] = "start-first"
-    return s["platform-main"]
+    services(s[PLATFORM])[f"{ANY_ENV}-redis"]["update_config"]["order"] = "start-first"
+    return s[PLATFORM]
 
 
 def break_secret_mode(s):
-    spec = services(s["platform-main"])["main-api"]["task_spec"]["container_spec"]
+    spec = services(s[PLATFORM])[f"{ANY_ENV}-api"]["task_spec"]["container_spec"]
     spec["secrets"][0]["file_mode"] = 0o444
-    return s["platform-main"]
+    return s[PLATFORM]
 
 
 def break_token_output(s):
@@ -142,8 +144,8 @@ def no_redirect(document):
 
 def break_bucket(field, value):
     def breaker(s):
-        first(resources(s["platform-main"], "digitalocean_spaces_bucket"))[field] = value
-        return s["platform-main"]
+        first(resources(s[PLATFORM], "digitalocean_spaces_bucket"))[field] = value
+        return s[PLATFORM]
 
     breaker.__name__ = f"break_bucket_{field}"
     return breaker

@@ -2,9 +2,8 @@
 
 import pytest
 
+from tests.conftest import ENVIRONMENTS
 from tests.e2e.openbao import bao_dev_server  # noqa: F401  (a fixture)
-
-ENVIRONMENTS = ("main", "staging")
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENTS)

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, STACK_NAMES
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
-STACK_NAMES = ["layer_1", "layer_2", "platform-main", "platform-staging"]
 
 
 def scan(*args: str) -> dict:

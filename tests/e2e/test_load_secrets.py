@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from scripts import load_secrets
-from tests.conftest import ROOT
+from tests.conftest import ENVIRONMENTS, ROOT
 from tests.e2e.openbao import ROOT_TOKEN
 
 MAPPING = {
@@ -64,7 +64,8 @@ def test_the_plan_groups_keys_by_secret_and_fills_the_environment():
     }
 
 
-def test_the_shipped_map_is_well_formed_and_covers_what_platform_stacks_read():
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_shipped_map_is_well_formed_and_covers_what_platform_stacks_read(env):
     import yaml
 
     mapping = yaml.safe_load((ROOT / "config" / "secrets-map.yaml").read_text())["platform"]
@@ -72,12 +73,12 @@ def test_the_shipped_map_is_well_formed_and_covers_what_platform_stacks_read():
     from stacks.contracts import EnvironmentNames
     from stacks.platform import vault_sources
 
-    targets = {f"{m}/{p}" for (m, p) in load_secrets.plan(mapping, fake, "main")}
+    targets = {f"{m}/{p}" for (m, p) in load_secrets.plan(mapping, fake, env)}
     # Exactly the platform/ secrets the platform stack reads from Vault (the legacy platform's
     # are loaded by hand: docs/secrets.md).
-    read = {f"{r.mount}/{r.path}" for r in vault_sources(EnvironmentNames("main")).values()}
+    read = {f"{r.mount}/{r.path}" for r in vault_sources(EnvironmentNames(env)).values()}
     assert targets == {t for t in read if t.startswith("platform/")}
-    assert "platform/main/manual/oauth/google" in targets
+    assert f"platform/{env}/manual/oauth/google" in targets
 
 
 def test_export_is_loaded_merged_and_never_printed(vault, tmp_path):

@@ -31,11 +31,10 @@ from pathlib import Path
 import pytest
 
 from scripts.bootstrap_state import ensure_state_bucket
-from tests.conftest import flatten
+from tests.conftest import STACK_NAMES, flatten
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-STACKS = ["layer_1", "layer_2", "platform-main", "platform-staging"]
 TERRAFORM = shutil.which("terraform")
 MOTO_SERVER = Path(sys.executable).with_name("moto_server")
 # Credentials moto accepts; Spaces keys come from the deploy environment, never from here.
@@ -107,7 +106,7 @@ def backend_of(document: dict) -> dict:
 
 
 def test_every_stack_is_covered(stacks: dict[str, dict]) -> None:
-    assert sorted(stacks) == sorted(STACKS)
+    assert sorted(stacks) == sorted(STACK_NAMES)
 
 
 def test_backends_differ_only_in_key(stacks: dict[str, dict]) -> None:
@@ -343,7 +342,7 @@ def probe_of(state: dict) -> dict:
     return instance["attributes"]
 
 
-@pytest.mark.parametrize("stack_name", STACKS)
+@pytest.mark.parametrize("stack_name", STACK_NAMES)
 def test_apply_writes_state_at_synthesized_key(
     stack_name: str,
     stacks: dict[str, dict],
@@ -366,7 +365,7 @@ def test_apply_writes_state_at_synthesized_key(
     assert not (path / "terraform.tfstate").exists()
 
 
-@pytest.mark.parametrize("stack_name", STACKS)
+@pytest.mark.parametrize("stack_name", STACK_NAMES)
 def test_second_apply_is_refused_while_the_lock_is_held(
     stack_name: str,
     stacks: dict[str, dict],

@@ -38,7 +38,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import config_content, flatten, service_labels, services
+from tests.conftest import (
+    ENVIRONMENTS,
+    config_content,
+    flatten,
+    public_host,
+    service_labels,
+    services,
+)
 from tests.e2e.swarm_api import (
     StubBackends,
     SwarmApi,
@@ -52,9 +59,7 @@ TRAEFIK_SERVICE = "traefik"
 STATIC_CONFIG_PATH = "/etc/traefik/traefik.yml"
 # Hosts the project must keep routing; the derived routes must include them.
 KNOWN_HOSTS = {
-    "sprocket.mlesports.gg",
-    "api.sprocket.mlesports.gg",
-    "api.staging.sprocket.mlesports.gg",
+    *(public_host(env, prefix) for env in ENVIRONMENTS for prefix in (None, "api")),
     "vault.sprocket.mlesports.gg",
     "grafana.sprocket.mlesports.gg",
 }
@@ -692,7 +697,8 @@ def test_the_swarm_routers_are_exactly_those_the_labels_declare(traefik, stacks)
         for name, resource in services(document).items()
         if "traefik.enable" not in service_labels(resource)
     }
-    assert {"main-redis", "main-notification"} <= unrouted
+    internal = {f"{env}-{name}" for env in ENVIRONMENTS for name in ("redis", "notification")}
+    assert internal <= unrouted
     served = {s["Spec"]["Name"] for s in traefik.model.services}
     assert unrouted <= served
     # WHEN listing the Swarm provider's routers through the authenticated dashboard API

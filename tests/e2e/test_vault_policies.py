@@ -7,9 +7,9 @@ synthesized ``layer_2`` ``cdk.tf.json``, never from hand-written copies:
 - each ``vault_mount`` is enabled as synthesized (KV version 2), each ``vault_policy`` is written
   with its synthesized policy document, JSON (Vault's and OpenBao's policy parser reads JSON as
   well as HCL: constructs_lib/vault_policy.py cites the source);
-- one token per policy is minted as root; the two ``vault_token`` resources are minted with their
-  own settings (orphan, periodic, default policy kept), their ``${vault_policy.<id>.name}``
-  references resolved to the policy names.
+- one token per policy is minted as root; the ``vault_token`` resources (infrastructure's and
+  one per environment) are minted with their own settings (orphan, periodic, default policy
+  kept), their ``${vault_policy.<id>.name}`` references resolved to the policy names.
 
 Then every case of ``MATRIX`` (policy, operation, target, allowed?) is a real request with
 ``hvac``; a denial must be exactly 403 (``hvac.exceptions.Forbidden``).
@@ -32,7 +32,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +41,7 @@ import hvac.exceptions
 import pytest
 
 from constructs_lib.vault_config import UNSEAL_SCRIPT, render_init_request
-from tests.conftest import resources
+from tests.conftest import ENVIRONMENTS, resources
 from tests.e2e.openbao import (
     ROOT_TOKEN,
     STOP_TIMEOUT,
@@ -79,18 +79,24 @@ def synthesized_policies(document: dict) -> dict[str, str]:
 
 ADMINS = "admins"
 # Secrets written as root before any case runs: "<mount>/<path inside the KV v2 mount>".
+# Each environment's: one loaded by hand, one at the environment's root, one generated.
 SAMPLES: dict[str, dict[str, str]] = {
-    "platform/main/manual/oauth/google": {"client_id": "google-client-id"},
-    "platform/staging/chatwoot": {"api_token": "chatwoot-token"},
-    "platform/main/generated/jwt": {"secret": "jwt-secret"},
+    **{
+        path: data
+        for env in ENVIRONMENTS
+        for path, data in {
+            f"platform/{env}/manual/oauth/google": {"client_id": f"google-client-id-{env}"},
+            f"platform/{env}/chatwoot": {"api_token": f"chatwoot-token-{env}"},
+            f"platform/{env}/generated/jwt": {"secret": f"jwt-secret-{env}"},
+        }.items()
+    },
     "platform/ballchasing": {"token": "ballchasing-token"},
     "infrastructure/redis": {"password": "redis-password"},
     "infrastructure/rabbitmq/main": {"password": "rabbitmq-password"},
 }
 # Targets the delete/destroy cases remove; root (re)writes them just before each such case.
 SCRATCH = {
-    "platform/main/manual/scratch",
-    "platform/main/generated/scratch",
+    *(f"platform/{env}/{kind}/scratch" for env in ENVIRONMENTS for kind in ("manual", "generated")),
     "infrastructure/scratch",
 }
 
@@ -116,49 +122,62 @@ def _cases(policy: str, allowed: list[tuple[str, str]], denied: list[tuple[str, 
     ]
 
 
-# Intent, written by hand: what each policy is for (stacks/vault_policies.py's docstrings).
-KV_INTENT: list[Case] = [
-    *_cases(
-        "platform-main-service",
+def per_environment(
+    *cases: tuple[str, str], environments: Sequence[str] = ENVIRONMENTS
+) -> list[tuple[str, str]]:
+    """Each (operation, target) for every one of ``environments``, ``{env}`` in the target
+    standing for the environment's name."""
+    return [(op, target.format(env=env)) for env in environments for op, target in cases]
+
+
+def platform_service_cases(env: str) -> list[Case]:
+    """platform-<env>-service: its own environment's secrets and the shared ones; it writes
+    only what its platform stack generates, and reaches nothing of another environment."""
+    others = [other for other in ENVIRONMENTS if other != env]
+    return _cases(
+        f"platform-{env}-service",
         allowed=[
-            ("read", "platform/main/manual/oauth/google"),
-            ("read", "platform/main/generated/jwt"),
+            *per_environment(
+                ("read", "platform/{env}/manual/oauth/google"),
+                ("read", "platform/{env}/chatwoot"),
+                ("read", "platform/{env}/generated/jwt"),
+                ("list", "platform/{env}/generated"),
+                # "write only the values its platform stack generates"
+                ("write", "platform/{env}/generated/x"),
+                ("delete", "platform/{env}/generated/scratch"),
+                environments=[env],
+            ),
             ("read", "platform/ballchasing"),
-            ("list", "platform/main/generated"),
-            # "write only the values its platform stack generates"
-            ("write", "platform/main/generated/x"),
-            ("delete", "platform/main/generated/scratch"),
         ],
         denied=[
             # Nothing of another environment, read or write.
-            ("read", "platform/staging/chatwoot"),
-            ("write", "platform/staging/generated/x"),
+            *per_environment(
+                ("read", "platform/{env}/manual/oauth/google"),
+                ("read", "platform/{env}/chatwoot"),
+                ("read", "platform/{env}/generated/jwt"),
+                ("write", "platform/{env}/generated/x"),
+                environments=others,
+            ),
             ("list", "platform/"),
             ("read", "infrastructure/redis"),
             ("read", "infrastructure/rabbitmq/main"),
             ("list", "infrastructure/"),
-            ("write", "platform/main/manual/oauth/google"),
+            *per_environment(
+                ("write", "platform/{env}/manual/oauth/google"),
+                ("patch", "platform/{env}/chatwoot"),
+                ("delete", "platform/{env}/manual/scratch"),
+                ("destroy", "platform/{env}/manual/scratch"),
+                environments=[env],
+            ),
             ("write", "platform/ballchasing"),
-            ("delete", "platform/main/manual/scratch"),
-            ("destroy", "platform/main/manual/scratch"),
             ("write", "infrastructure/redis"),
         ],
-    ),
-    *_cases(
-        "platform-staging-service",
-        allowed=[
-            ("read", "platform/staging/chatwoot"),
-            ("read", "platform/ballchasing"),
-            ("write", "platform/staging/generated/x"),
-        ],
-        denied=[
-            ("read", "platform/main/manual/oauth/google"),
-            ("read", "platform/main/generated/jwt"),
-            ("write", "platform/main/generated/x"),
-            ("patch", "platform/staging/chatwoot"),
-            ("read", "infrastructure/redis"),
-        ],
-    ),
+    )
+
+
+# Intent, written by hand: what each policy is for (stacks/vault_policies.py's docstrings).
+KV_INTENT: list[Case] = [
+    *(case for env in ENVIRONMENTS for case in platform_service_cases(env)),
     *_cases(
         "infrastructure-service",
         allowed=[
@@ -171,10 +190,12 @@ KV_INTENT: list[Case] = [
             ("patch", "infrastructure/redis"),
             ("delete", "infrastructure/scratch"),
             ("destroy", "infrastructure/scratch"),
-            ("read", "platform/main/manual/oauth/google"),
-            ("read", "platform/main/generated/jwt"),
             ("list", "platform/"),
-            ("write", "platform/main/generated/x"),
+            *per_environment(
+                ("read", "platform/{env}/manual/oauth/google"),
+                ("read", "platform/{env}/generated/jwt"),
+                ("write", "platform/{env}/generated/x"),
+            ),
         ],
     ),
     *_cases(
@@ -186,27 +207,31 @@ KV_INTENT: list[Case] = [
         ],
         denied=[
             ("write", "infrastructure/redis"),
-            ("write", "platform/main/manual/oauth/google"),
-            ("write", "platform/main/generated/x"),
             ("patch", "infrastructure/rabbitmq/main"),
-            ("patch", "platform/staging/chatwoot"),
             ("delete", "infrastructure/scratch"),
-            ("delete", "platform/main/manual/scratch"),
             ("destroy", "infrastructure/scratch"),
-            ("destroy", "platform/main/manual/scratch"),
+            *per_environment(
+                ("write", "platform/{env}/manual/oauth/google"),
+                ("write", "platform/{env}/generated/x"),
+                ("patch", "platform/{env}/chatwoot"),
+                ("delete", "platform/{env}/manual/scratch"),
+                ("destroy", "platform/{env}/manual/scratch"),
+            ),
         ],
     ),
     *_cases(
         "developers",
         allowed=[
-            ("read", "platform/main/manual/oauth/google"),
-            ("read", "platform/staging/chatwoot"),
             ("list", "platform/"),
-            ("write", "platform/main/manual/oauth/google"),
-            ("write", "platform/staging/chatwoot"),
-            ("patch", "platform/staging/chatwoot"),
-            ("delete", "platform/main/manual/scratch"),
-            ("destroy", "platform/main/manual/scratch"),
+            *per_environment(
+                ("read", "platform/{env}/manual/oauth/google"),
+                ("read", "platform/{env}/chatwoot"),
+                ("write", "platform/{env}/manual/oauth/google"),
+                ("write", "platform/{env}/chatwoot"),
+                ("patch", "platform/{env}/chatwoot"),
+                ("delete", "platform/{env}/manual/scratch"),
+                ("destroy", "platform/{env}/manual/scratch"),
+            ),
         ],
         denied=[
             ("read", "infrastructure/redis"),
@@ -228,11 +253,13 @@ KV_INTENT: list[Case] = [
             ("destroy", "infrastructure/scratch"),
         ],
         denied=[
-            ("read", "platform/main/manual/oauth/google"),
-            ("read", "platform/staging/chatwoot"),
             ("list", "platform/"),
-            ("write", "platform/main/generated/x"),
-            ("delete", "platform/main/manual/scratch"),
+            *per_environment(
+                ("read", "platform/{env}/manual/oauth/google"),
+                ("read", "platform/{env}/chatwoot"),
+                ("write", "platform/{env}/generated/x"),
+                ("delete", "platform/{env}/manual/scratch"),
+            ),
         ],
     ),
 ]
@@ -458,8 +485,7 @@ def test_service_tokens_carry_their_synthesized_policy(
         assert looked_up["renewable"] is token["renewable"]
     assert {policy_name(applied, r) for t in service_tokens.values() for r in t["policies"]} == {
         "infrastructure-service",
-        "platform-main-service",
-        "platform-staging-service",
+        *(f"platform-{env}-service" for env in ENVIRONMENTS),
     }
 
 

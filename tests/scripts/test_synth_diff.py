@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from scripts import synth_diff
-from tests.conftest import ROOT
+from tests.conftest import ROOT, STACK_NAMES
 
 
 def stack(**resources) -> dict:
@@ -67,9 +67,4 @@ def test_command_compares_two_output_directories(tmp_path, synth_dir):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "## layer_1: no change",
-        "## layer_2: no change",
-        "## platform-main: no change",
-        "## platform-staging: no change",
-    ]
+    assert result.stdout.splitlines() == [f"## {name}: no change" for name in sorted(STACK_NAMES)]

@@ -11,12 +11,11 @@ from stacks import applications as apps
 from stacks.applications import contract
 from stacks.applications.catalog import APPS, APPS_BY_NAME
 from stacks.applications.render import render_config
-from stacks.config import load_config
 from stacks.contracts import EnvironmentNames
-from tests.conftest import ROOT
+from tests.conftest import CONFIG, ENVIRONMENTS
 
-CONFIG = load_config(ROOT)
-ENVIRONMENTS = sorted(CONFIG.environments)
+# The environment the checks' own tests render for: any one will do.
+ANY_ENV = ENVIRONMENTS[0]
 
 
 def rendered(env: str, app_name: str) -> tuple[dict, apps.AppContext]:
@@ -71,7 +70,7 @@ def test_the_rendered_config_meets_the_contract(env, app_name):
 )
 def test_removing_any_required_key_fails_the_check(app_name, key):
     # GIVEN a rendered config without one key its application reads
-    document, _ = rendered("main", app_name)
+    document, _ = rendered(ANY_ENV, app_name)
     broken = copy.deepcopy(document)
     *parents, last = key.split(".")
     node = broken
@@ -79,21 +78,21 @@ def test_removing_any_required_key_fails_the_check(app_name, key):
         node = node[part]
     del node[last]
     # THEN the check names that key and where the application reads it
-    (problem,) = check("main", app_name, broken)
+    (problem,) = check(ANY_ENV, app_name, broken)
     assert problem[0] == key and "is missing" in problem[1]
 
 
 def test_a_key_of_the_wrong_type_fails_the_check():
-    document, _ = rendered("main", "api")
+    document, _ = rendered(ANY_ENV, "api")
     document["defaultOrganizationId"] = "2"
-    (problem,) = check("main", "api", document)
+    (problem,) = check(ANY_ENV, "api", document)
     assert problem[0] == "defaultOrganizationId" and "reads a number" in problem[1]
 
 
 def test_a_missing_secret_file_or_wrong_environment_fails_the_check():
     app = APPS_BY_NAME["replay-parse"]
-    document, ctx = rendered("main", "replay-parse")
-    files = set(apps.secret_files(app, CONFIG.environments["main"])) - {
+    document, ctx = rendered(ANY_ENV, "replay-parse")
+    files = set(apps.secret_files(app, CONFIG.environments[ANY_ENV])) - {
         "/app/secret/ballchasing-token"
     }
     found = contract.problems(
@@ -127,9 +126,9 @@ def test_no_secret_value_is_written_into_a_rendered_config():
 
 
 def test_the_replay_parser_and_its_producers_use_one_celery_queue():
-    replay, _ = rendered("main", "replay-parse")
-    api, _ = rendered("main", "api")
-    submission, _ = rendered("main", "submission")
+    replay, _ = rendered(ANY_ENV, "replay-parse")
+    api, _ = rendered(ANY_ENV, "api")
+    submission, _ = rendered(ANY_ENV, "submission")
     queue = replay["celery"]["queue"]
-    assert queue == replay["transport"]["celery-queue"] == "main-celery"
+    assert queue == replay["transport"]["celery-queue"] == f"{ANY_ENV}-celery"
     assert api["transport"]["celery-queue"] == submission["transport"]["celery-queue"] == queue

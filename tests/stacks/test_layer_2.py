@@ -9,7 +9,15 @@ import tomllib
 import yaml
 
 from constructs_lib.validation import image_problem
-from tests.conftest import config_content, networks_of, resources, service_labels, services
+from tests.conftest import (
+    ENVIRONMENTS,
+    config_content,
+    networks_of,
+    public_host,
+    resources,
+    service_labels,
+    services,
+)
 
 # Redis and RabbitMQ are each environment's own (tests/stacks/test_platform_datastores.py).
 DATA_SERVICES = {
@@ -123,7 +131,8 @@ def test_influxdb_org_buckets_and_retention(layer_2):
     # Every environment's bucket is kept by the helper next to InfluxDB, with 30 days' retention.
     helper = services(layer_2)["influxdb-buckets"]
     script = config_content(layer_2, helper, "/usr/local/bin/influxdb-buckets")
-    assert "for bucket in sprocket_main sprocket_staging; do" in script
+    buckets = " ".join(f"sprocket_{env}" for env in ENVIRONMENTS)
+    assert f"for bucket in {buckets}; do" in script
     assert "--retention 30d" in script
     (token,) = helper["task_spec"]["container_spec"]["secrets"]
     assert f'INFLUX_TOKEN="$(cat {token["file_name"]})"' in script
@@ -161,15 +170,11 @@ def test_gatus_checks_every_public_endpoint_every_30s_with_the_webhook_only_in_a
     gatus = services(layer_2)["gatus"]
     config = yaml.safe_load(config_content(layer_2, gatus, "/config/endpoints.yaml"))
     urls = {e["url"] for e in config["endpoints"]}
-    for host in (
-        "vault.sprocket.mlesports.gg",
-        "grafana.sprocket.mlesports.gg",
-        "n8n.sprocket.mlesports.gg",
-        "sprocket.mlesports.gg/",
-        "api.sprocket.mlesports.gg",
-        "api.staging.sprocket.mlesports.gg",
-    ):
-        assert any(host in url for url in urls), host
+    hosts = {f"{name}.sprocket.mlesports.gg" for name in ("vault", "grafana", "n8n")}
+    for env in ENVIRONMENTS:
+        hosts |= {public_host(env, prefix) for prefix in (None, "api", "image-generation")}
+    for host in hosts:
+        assert any(url.startswith(f"https://{host}/") for url in urls), host
     assert {e["interval"] for e in config["endpoints"]} == {"30s"}
     assert "alerting" not in config and "webhook" not in json.dumps(config)
     (secret,) = gatus["task_spec"]["container_spec"]["secrets"]
@@ -232,8 +237,7 @@ def test_policies_parse_and_only_admins_reach_beyond_the_mounts_or_hold_sudo(lay
         "developers",
         "ops",
         "infrastructure-service",
-        "platform-main-service",
-        "platform-staging-service",
+        *(f"platform-{env}-service" for env in ENVIRONMENTS),
     }
     for name, paths in policies.items():
         if name == "admins":
@@ -250,14 +254,17 @@ def test_policies_grant_what_each_role_needs_and_no_more(layer_2):
     assert {p.split("/")[0] for p in policies["ops"]} == {"infrastructure"}
     assert policies["infrastructure-service"]["infrastructure/data/*"] == ["read"]
     # One platform policy per environment: its own secrets and the shared ones, nothing else.
-    for env, other in (("main", "staging"), ("staging", "main")):
+    for env in ENVIRONMENTS:
         paths = policies[f"platform-{env}-service"]
         assert paths[f"platform/data/{env}/*"] == ["read"]
         assert paths["platform/data/ballchasing"] == ["read"]
         # Vault applies only the most specific matching path: the generated secrets need a
         # rule of their own to outrank the read (tests/e2e proves it against OpenBao).
         assert "create" in paths[f"platform/data/{env}/generated/*"]
-        assert not any(other in path or "+" in path or path.endswith("data/*") for path in paths)
+        others = set(ENVIRONMENTS) - {env}
+        for path in paths:
+            assert not others & set(path.split("/")), (env, path)
+            assert "+" not in path and not path.endswith("data/*"), (env, path)
 
 
 def test_github_teams_map_to_policies(layer_2):
@@ -289,12 +296,13 @@ def test_service_tokens_are_periodic_renewed_and_output_as_sensitive(layer_2):
     assert outputs["InfrastructureVaultToken"]["value"].startswith("${vault_token.")
     assert outputs["PlatformVaultToken"]["sensitive"] is True
     assert outputs["PlatformVaultToken"]["value"] == {
-        env: f"${{vault_token.platform_token_{env}.client_token}}" for env in ("main", "staging")
+        env: f"${{vault_token.platform_token_{env}.client_token}}" for env in ENVIRONMENTS
     }
     tokens = resources(layer_2, "vault_token")
-    assert tokens["platform_token_main"]["policies"] == [
-        "${vault_policy.policy_platform_main_service.name}"
-    ]
+    for env in ENVIRONMENTS:
+        assert tokens[f"platform_token_{env}"]["policies"] == [
+            f"${{vault_policy.policy_platform_{env}_service.name}}"
+        ], env
     for name in ("PostgresHostname", "PostgresPort", "MonitoringNetworkId", "MinioUrl"):
         assert outputs[name]["sensitive"] is False
     assert outputs["MinioUrl"]["value"] == "https://nyc3.digitaloceanspaces.com"

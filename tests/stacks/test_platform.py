@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -13,19 +14,20 @@ import yaml
 from stacks.applications import contract
 from stacks.applications.catalog import APPS_BY_NAME
 from tests.conftest import (
+    CONFIG,
+    ENVIRONMENTS,
     ROOT,
     config_content,
     mounted_secret_document,
     networks_of,
+    public_host,
     resources,
     service_labels,
     services,
 )
 
-ENVIRONMENTS = ("main", "staging")
 APPS = set(APPS_BY_NAME)
 DATASTORES = {"redis", "rabbitmq", "dgraph-zero", "dgraph-alpha"}
-LEGACY = {"legacy-redis", "legacy-worker", "legacy-bot-emilio", "legacy-bot-emilia"}
 
 
 @pytest.fixture(scope="session", params=ENVIRONMENTS)
@@ -64,11 +66,24 @@ def test_one_platform_stack_per_environment_with_its_own_state(stacks):
         assert key == f"sprocket-infra/platform-{env}.tfstate"
 
 
+def legacy_services(env: str) -> set[str]:
+    """What the legacy platform adds where the environment's file has ``legacy`` (production)."""
+    legacy = CONFIG.environments[env].legacy
+    if legacy is None:
+        return set()
+    return {"legacy-redis", "legacy-worker", *(f"legacy-bot-{b.lower()}" for b in legacy.bots)}
+
+
+def mentions(text: str, env: str) -> bool:
+    """Whether ``text`` names environment ``env`` (``main-core``, ``sprocket_main``), not merely
+    contains its letters (``domain``)."""
+    return re.search(rf"(?<![a-z0-9]){re.escape(env)}(?![a-z0-9])", text) is not None
+
+
 def test_the_applications_and_their_own_datastores_named_after_their_environment(platform):
     env, document = platform
-    # Production also runs the legacy platform (config/environments/main.yaml: legacy).
-    legacy = LEGACY if env == "main" else set()
-    assert set(services(document)) == {f"{env}-{s}" for s in APPS | DATASTORES | legacy}
+    expected = APPS | DATASTORES | legacy_services(env)
+    assert set(services(document)) == {f"{env}-{s}" for s in expected}
 
 
 def test_each_app_mounts_exactly_the_secret_files_its_code_opens_owner_read_only(platform):
@@ -133,29 +148,32 @@ def test_no_secret_value_is_a_literal(platform):
     )
 
 
-def test_environment_specific_names_differ_between_main_and_staging(stacks):
-    for env, other in (("main", "staging"), ("staging", "main")):
-        document = stacks[f"platform-{env}"]
-        api = app_services(env, document)["api"]
-        config = app_config(document, api, "/app/config/production.json")
-        queues = {k: v for k, v in config["transport"].items() if k not in ("url",)}
-        assert all(v.startswith(f"{env}-") for v in queues.values()), queues
-        assert config["transport"]["events_application_key"] == f"{env}-api"
-        assert config["db"]["database"] == config["db"]["username"] == f"sprocket_{env}"
-        assert config["redis"] == {
-            "host": f"{env}-redis",
-            "port": 6379,
-            "prefix": env,
-            "secure": False,
-        }
-        assert config["minio"]["bucketNames"]["replays"] == f"sprocket-replays-{env}-1"
-        assert other not in json.dumps(config)
-    bot = lambda env: app_config(  # noqa: E731
-        stacks[f"platform-{env}"],
-        app_services(env, stacks[f"platform-{env}"])["discord-bot"],
-        "/app/config/production.json",
+def test_environment_specific_names_are_the_environments_own(platform):
+    env, document = platform
+    api = app_services(env, document)["api"]
+    config = app_config(document, api, "/app/config/production.json")
+    queues = {k: v for k, v in config["transport"].items() if k not in ("url",)}
+    assert all(v.startswith(f"{env}-") for v in queues.values()), queues
+    assert config["transport"]["events_application_key"] == f"{env}-api"
+    assert config["db"]["database"] == config["db"]["username"] == f"sprocket_{env}"
+    assert config["redis"] == {
+        "host": f"{env}-redis",
+        "port": 6379,
+        "prefix": env,
+        "secure": False,
+    }
+    assert config["minio"]["bucketNames"]["replays"] == f"sprocket-replays-{env}-1"
+    others = [other for other in ENVIRONMENTS if other != env]
+    assert not [other for other in others if mentions(json.dumps(config), other)]
+
+
+def test_the_bot_answers_to_s_in_production_and_to_the_environments_name_elsewhere(platform):
+    env, document = platform
+    bot = app_config(
+        document, app_services(env, document)["discord-bot"], "/app/config/production.json"
     )
-    assert bot("main")["bot"]["prefix"] == "s." and bot("staging")["bot"]["prefix"] == "staging."
+    # EnvironmentNames.bot_prefix (stacks/contracts.py) keys production on its name, "main".
+    assert bot["bot"]["prefix"] == ("s." if env == "main" else f"{env}.")
 
 
 def test_buckets_database_and_spaces_key_are_the_environments_own(platform):
@@ -179,11 +197,10 @@ def test_buckets_database_and_spaces_key_are_the_environments_own(platform):
 
 def test_routes_with_tls_for_the_public_apps_only(platform, stacks):
     env, document = platform
-    host = "sprocket.mlesports.gg" if env == "main" else f"{env}.sprocket.mlesports.gg"
     expected = {
-        "web": (f"Host(`{host}`)", "3000"),
-        "api": (f"Host(`api.{host}`)", "3001"),
-        "image-generation-frontend": (f"Host(`image-generation.{host}`)", "3000"),
+        "web": (f"Host(`{public_host(env)}`)", "3000"),
+        "api": (f"Host(`{public_host(env, 'api')}`)", "3001"),
+        "image-generation-frontend": (f"Host(`{public_host(env, 'image-generation')}`)", "3000"),
     }
     for app, service in app_services(env, document).items():
         labels = service_labels(service)
@@ -278,11 +295,12 @@ def test_generated_secrets_are_kept_in_the_environments_own_vault_paths(platform
 def test_changing_one_environment_changes_no_other_stack(tmp_path: Path, stacks):
     import main
 
-    # GIVEN the shipped configuration with only staging's image tag changed
+    # GIVEN the shipped configuration with only one environment's image tag changed
+    env = ENVIRONMENTS[-1]
     shutil.copytree(ROOT / "config", tmp_path / "config")
-    staging = tmp_path / "config" / "environments" / "staging.yaml"
-    data = yaml.safe_load(staging.read_text())
-    staging.write_text(yaml.safe_dump({**data, "image_tag": "staging-2"}))
+    path = tmp_path / "config" / "environments" / f"{env}.yaml"
+    data = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**data, "image_tag": f"{data['image_tag']}-2"}))
     outdir = tmp_path / "out"
     main.build(tmp_path, outdir=str(outdir)).synth()
     changed = {
@@ -290,5 +308,5 @@ def test_changing_one_environment_changes_no_other_stack(tmp_path: Path, stacks)
         for d in (outdir / "stacks").iterdir()
         if json.loads((d / "cdk.tf.json").read_text()) != stacks[d.name]
     }
-    # THEN only the staging platform stack differs
-    assert changed == {"platform-staging"}
+    # THEN only that environment's platform stack differs
+    assert changed == {f"platform-{env}"}

@@ -7,14 +7,15 @@ import base64
 import pytest
 
 from tests.conftest import (
+    CONFIG,
+    ENVIRONMENTS,
+    LEGACY_ENVIRONMENTS,
     config_content,
     networks_of,
     resources,
     service_labels,
     services,
 )
-
-ENVIRONMENTS = ("main", "staging")
 
 
 @pytest.fixture(scope="session", params=ENVIRONMENTS)
@@ -91,22 +92,35 @@ def test_elo_reaches_its_environments_dgraph_over_grpc(platform):
     assert f"--zero={env}-dgraph-zero:5080" in alpha["command"]
 
 
-def test_the_legacy_platform_runs_in_production_only(stacks):
-    assert not [n for n in services(stacks["platform-staging"]) if "legacy" in n]
-    legacy = {n for n in services(stacks["platform-main"]) if "legacy" in n}
-    assert legacy == {
-        "main-legacy-redis",
-        "main-legacy-worker",
-        "main-legacy-bot-emilio",
-        "main-legacy-bot-emilia",
-    }
+def test_production_alone_runs_the_legacy_platform():
+    # config/environments/main.yaml: legacy; no other environment file has it.
+    assert LEGACY_ENVIRONMENTS == ("main",)
 
 
-def test_legacy_services_get_their_settings_as_the_running_platform_did(stacks):
-    document = stacks["platform-main"]
-    for name in ("main-legacy-worker", "main-legacy-bot-emilio", "main-legacy-bot-emilia"):
+def test_the_legacy_platform_runs_only_where_the_environment_file_asks_for_it(platform):
+    env, document = platform
+    config = CONFIG.environments[env].legacy
+    expected = (
+        {f"{env}-legacy-redis", f"{env}-legacy-worker"}
+        | {f"{env}-legacy-bot-{bot.lower()}" for bot in config.bots}
+        if config
+        else set()
+    )
+    assert {n for n in services(document) if "legacy" in n} == expected
+
+
+@pytest.fixture(scope="session", params=LEGACY_ENVIRONMENTS)
+def legacy_platform(request, stacks) -> tuple[str, dict]:
+    return request.param, stacks[f"platform-{request.param}"]
+
+
+def test_legacy_services_get_their_settings_as_the_running_platform_did(legacy_platform, stacks):
+    env, document = legacy_platform
+    config = CONFIG.environments[env].legacy
+    bot_services = {bot: f"{env}-legacy-bot-{bot.lower()}" for bot in config.bots}
+    for name in (f"{env}-legacy-worker", *bot_services.values()):
         service = services(document)[name]
-        env = spec(service)["env"]
+        variables = spec(service)["env"]
         assert {
             "NODE_ENV",
             "REDIS_HOST",
@@ -118,21 +132,21 @@ def test_legacy_services_get_their_settings_as_the_running_platform_did(stacks):
             "file_token",
             "file_token_secret",
             "SPROCKET",
-        } <= set(env), name
+        } <= set(variables), name
         # Secret values are Terraform expressions, never literals in the JSON.
         for key in ("REDIS_PASSWORD", "bot_token", "connstring", "file_token_secret"):
-            assert env[key].startswith("${"), (name, key)
+            assert variables[key].startswith("${"), (name, key)
         # Certificates are verified against the database's CA, not switched off.
-        assert "NODE_TLS_REJECT_UNAUTHORIZED" not in env
+        assert "NODE_TLS_REJECT_UNAUTHORIZED" not in variables
         configs = {m["file_name"] for m in spec(service)["configs"]}
-        assert env["NODE_EXTRA_CA_CERTS"] in configs
-        assert networks_of(document, service, stacks) == {"main-legacy"}
-    bots = {
-        spec(services(document)[f"main-legacy-bot-{b}"])["env"]["bot"] for b in ("emilio", "emilia")
-    }
-    assert bots == {"Emilio", "Emilia"}
-    worker = spec(services(document)["main-legacy-worker"])["env"]["bot_token"]
-    assert worker == spec(services(document)["main-legacy-bot-emilia"])["env"]["bot_token"]
+        assert variables["NODE_EXTRA_CA_CERTS"] in configs
+        assert networks_of(document, service, stacks) == {f"{env}-legacy"}
+    for bot, name in bot_services.items():
+        assert spec(services(document)[name])["env"]["bot"] == bot
+    # The worker logs in with its configured bot's token.
+    worker = spec(services(document)[f"{env}-legacy-worker"])["env"]["bot_token"]
+    worker_bot = services(document)[bot_services[config.worker_bot]]
+    assert worker == spec(worker_bot)["env"]["bot_token"]
 
 
 def test_datastore_configs_hold_no_credentials(platform):
