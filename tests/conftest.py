@@ -112,13 +112,14 @@ def config_content(document: dict, service: dict, target: str) -> str:
 
 
 @pytest.fixture
-def synth_stack() -> Callable[[Callable], dict]:
+def synth_stack(tmp_path: Path) -> Callable[[Callable], dict]:
     """Build a throwaway stack with ``build(stack)`` and return its parsed JSON."""
     from cdktf import TerraformStack
     from cdktf import Testing as CdktfTesting
 
     def run(build: Callable) -> dict:
-        app = CdktfTesting.app()
+        # An outdir of the test's own: Testing.app() otherwise leaves a cdktf.outdir.* behind.
+        app = CdktfTesting.app(outdir=str(tmp_path))
         stack = TerraformStack(app, "test")
         build(stack)
         return json.loads(CdktfTesting.synth(stack))
@@ -127,12 +128,12 @@ def synth_stack() -> Callable[[Callable], dict]:
 
 
 @pytest.fixture
-def stack() -> Iterator:
+def stack(tmp_path: Path) -> Iterator:
     """A bare stack for constructing (and failing to construct) constructs."""
     from cdktf import TerraformStack
     from cdktf import Testing as CdktfTesting
 
-    yield TerraformStack(CdktfTesting.app(), "test")
+    yield TerraformStack(CdktfTesting.app(outdir=str(tmp_path)), "test")
 
 
 @pytest.fixture(scope="session")

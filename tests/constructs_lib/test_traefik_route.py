@@ -104,12 +104,12 @@ def test_router_names_are_unique_within_a_stack(stack):
         TraefikRoute(stack, "second", props)
 
 
-def test_router_names_are_unique_across_the_stacks_of_one_app():
+def test_router_names_are_unique_across_the_stacks_of_one_app(tmp_path):
     from cdktf import TerraformStack
     from cdktf import Testing as CdktfTesting
 
     # GIVEN two stacks of one app, both deployed to the same swarm
-    app = CdktfTesting.app()
+    app = CdktfTesting.app(outdir=str(tmp_path))
     props = TraefikRouteProps(name="web", hosts=["a.example.com"], port=1)
     TraefikRoute(TerraformStack(app, "one"), "first", props)
     # THEN the second stack cannot reuse the router name
@@ -117,11 +117,11 @@ def test_router_names_are_unique_across_the_stacks_of_one_app():
         TraefikRoute(TerraformStack(app, "two"), "first", props)
 
 
-def test_the_same_router_name_is_fine_in_another_app(stack):
+def test_the_same_router_name_is_fine_in_another_app(stack, tmp_path):
     from cdktf import TerraformStack
     from cdktf import Testing as CdktfTesting
 
     props = TraefikRouteProps(name="web", hosts=["a.example.com"], port=1)
     TraefikRoute(stack, "first", props)
-    other = TerraformStack(CdktfTesting.app(), "other")
+    other = TerraformStack(CdktfTesting.app(outdir=str(tmp_path / "other")), "other")
     assert TraefikRoute(other, "first", props).labels == traefik_labels(props)
