@@ -23,7 +23,7 @@ from cdktf_cdktf_provider_digitalocean.firewall import (
 from constructs import Construct
 
 from constructs_lib.errors import raise_if
-from constructs_lib.validation import cidr_problem
+from constructs_lib.validation import admin_network_problem
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 PUBLIC_TCP_PORTS = (80, 443)
@@ -43,12 +43,7 @@ class DropletFirewallProps:
         problems = [
             f"admin_ssh_cidrs: {cidr!r} {problem}"
             for cidr in self.admin_ssh_cidrs
-            if (problem := cidr_problem(cidr))
-        ]
-        problems += [
-            f"admin_ssh_cidrs: {cidr!r} opens SSH to the whole internet; list admin networks"
-            for cidr in self.admin_ssh_cidrs
-            if cidr in ANYWHERE
+            if (problem := admin_network_problem(cidr))
         ]
         raise_if("DropletFirewall", problems)
 

@@ -11,14 +11,15 @@ import ipaddress
 import re
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
-_HOSTNAME = re.compile(rf"^{_LABEL}(\.{_LABEL})+$")
+# \Z, not $: Python's $ also matches before a trailing newline, which would let "host\n" in.
+_HOSTNAME = re.compile(rf"^{_LABEL}(\.{_LABEL})+\Z")
 # Docker object names (services, networks, volumes, configs, secrets).
-_DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+_DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}\Z")
 # repository[:tag][@sha256:digest]; repository may carry a registry host and port.
 _IMAGE = re.compile(
     r"^(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?\Z"
 )
 _MUTABLE_TAGS = frozenset({"latest", "stable", "edge", "nightly"})
 
@@ -48,12 +49,45 @@ def cidr_problem(value: str) -> str | None:
     return None
 
 
+# The widest network an admin allow-list may name: a /8 (IPv4) or /16 (IPv6).
+_WIDEST_ADMIN_PREFIX = {4: 8, 6: 16}
+
+
+def admin_network_problem(value: str) -> str | None:
+    """A network SSH may be opened to: valid, and not a large part of the internet (however
+    it is spelled: '0.0.0.0/0', '::/0', '0.0.0.0/0.0.0.0', or halves such as '0.0.0.0/1')."""
+    if problem := cidr_problem(value):
+        return problem
+    network = ipaddress.ip_network(value, strict=True)
+    if network.prefixlen == 0:
+        return "opens SSH to the whole internet; list admin networks"
+    if network.prefixlen < _WIDEST_ADMIN_PREFIX[network.version]:
+        widest = _WIDEST_ADMIN_PREFIX[network.version]
+        return (
+            f"opens SSH to {network.num_addresses:,} addresses; list admin networks "
+            f"(a /{widest} at the widest)"
+        )
+    return None
+
+
 def docker_name_problem(value: str) -> str | None:
     if not isinstance(value, str) or not _DOCKER_NAME.match(value):
         return (
             "must be 1-63 characters of letters, digits, '_', '.', '-', "
             "starting with a letter or digit"
         )
+    return None
+
+
+def pinned_version_problem(value: str) -> str | None:
+    """An infrastructure image: exact, and a tag naming a version (it has a digit) unless a
+    digest pins it. Tags such as 'alpine' or 'mainline' move with every release."""
+    if problem := image_problem(value):
+        return problem
+    match = _IMAGE.match(value)
+    tag, digest = match.group("tag"), match.group("digest")
+    if tag and not digest and not re.search(r"[0-9]", tag):
+        return f"must not use the moving tag '{tag}': pin an exact version or a digest"
     return None
 
 

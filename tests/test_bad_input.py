@@ -53,6 +53,14 @@ def drop_field(relative: str, dotted: str) -> Edit:
     return edit
 
 
+def append(relative: str, text: str) -> Edit:
+    def edit(config: Path) -> None:
+        path = config / relative
+        path.write_text(path.read_text() + text)
+
+    return edit
+
+
 def write(relative: str, text: str) -> Edit:
     def edit(config: Path) -> None:
         (config / relative).write_text(text)
@@ -93,7 +101,15 @@ CASES: list[tuple[str, Edit, str]] = [
     ("bad-env-file-name", write("environments/QA.yaml", "image_tag: qa\n"), "config/environments/QA.yaml: environment name 'QA' (from the file name) must be"),
     ("yaml-syntax", write(CLUSTER, "hostname: [sprocket\n"), "config/cluster.yaml: not valid YAML (line 2"),
     ("empty-file", write(IMAGES, ""), "config/images.yaml: must be a mapping of keys to values, got None"),
-    ("ssh-open-to-all", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/0"]), "admin_ssh_cidrs: '0.0.0.0/0' opens SSH to the whole internet"),
+    ("ssh-open-to-all", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/0"]), "config/cluster.yaml: admin_ssh_cidrs.0: got '0.0.0.0/0': opens SSH to the whole internet"),
+    ("ssh-open-to-all-ipv6", set_field(CLUSTER, "admin_ssh_cidrs", ["0::/0"]), "admin_ssh_cidrs.0: got '0::/0': opens SSH to the whole internet"),
+    ("ssh-open-to-all-netmask", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/0.0.0.0"]), "admin_ssh_cidrs.0: got '0.0.0.0/0.0.0.0': opens SSH to the whole internet"),
+    ("ssh-open-to-all-halves", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/1", "128.0.0.0/1"]), "admin_ssh_cidrs.1: got '128.0.0.0/1': opens SSH to 2,147,483,648 addresses"),
+    ("duplicate-key", append(CLUSTER, "hostname: elsewhere.example.com\n"), "column 1): found the key 'hostname' twice"),
+    ("yml-environment", write("environments/dev.yml", "image_tag: dev\nsubdomain: dev\n"), "config/environments/dev.yml: environment files end in .yaml; rename it to dev.yaml"),
+    ("hostname-trailing-newline", set_field(CLUSTER, "hostname", "sprocket.mlesports.gg\n"), "config/cluster.yaml: hostname: got 'sprocket.mlesports.gg\\n': must be a fully qualified"),
+    ("boolean-port", set_field(CLUSTER, "postgres.port", True), "config/cluster.yaml: postgres.port: got True: Input should be a valid integer"),
+    ("moving-image-tag", set_field(IMAGES, "redis", "redis:alpine"), "config/images.yaml: redis: got 'redis:alpine': must not use the moving tag 'alpine'"),
     ("app-setting-missing", drop_field(APPS, "applications.api.settings.auth.jwt_expiry"), "config/applications.yaml: applications.api.settings: api (main) config key auth.jwt_expiry is missing; api reads it at core/src/identity/auth/auth.module.ts:27"),
     ("app-setting-wrong-type", set_field(APPS, "applications.api.settings.defaultOrganizationId", "2"), "config/applications.yaml: applications.api.settings: api (main) config key defaultOrganizationId is a str, api reads a number"),
     ("app-setting-derived", set_field(APPS, "applications.api.settings.db", {"host": "db.example.com"}), "config/applications.yaml: applications.api.settings.db.host: is derived from the environment (main); remove it from the settings"),

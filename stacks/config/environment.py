@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from stacks.config.cluster import ClusterConfig
 from stacks.config.types import ImageTag, _Model
 
-ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}\Z")
 # Host prefixes services already use under the cluster hostname; an environment's
 # subdomain must not shadow them (staging at "api" would collide with production's API).
 RESERVED_SUBDOMAINS = frozenset(
@@ -53,7 +53,8 @@ class LegacyConfig(_Model):
 
 class EnvironmentConfig(_Model):
     # From the file name: config/environments/<name>.yaml. Names queues, buckets, databases.
-    name: str = Field(pattern=ENVIRONMENT_NAME.pattern)
+    # (pydantic checks patterns with Rust's regex, where $ is the end of the text.)
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")
     # Tag of the Sprocket application images deployed in this environment.
     image_tag: ImageTag
     # Default: none, the environment is served at the cluster hostname itself (production).

@@ -74,10 +74,26 @@ def _problems(path: str, model: type[BaseModel], error: ValidationError) -> list
     return problems
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last,
+    so a second ``hostname:`` would silently move every route)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"found the key {key!r} twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path, root: Path, problems: list[str]) -> dict | None:
     shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         problems.append(f"{shown}: file is missing")
         return None
@@ -118,6 +134,12 @@ def load_config(root: Path) -> InfraConfig:
 
     environments: dict[str, EnvironmentConfig] = {}
     env_files = sorted((config_dir / "environments").glob("*.yaml"))
+    for other in sorted((config_dir / "environments").glob("*.yml")):
+        # Only *.yaml files are environments: say so rather than leave one out silently.
+        problems.append(
+            f"config/environments/{other.name}: environment files end in .yaml; "
+            f"rename it to {other.stem}.yaml"
+        )
     if not env_files:
         problems.append("config/environments/: no <name>.yaml file; at least one environment")
     for path in env_files:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictInt
 
-from constructs_lib.validation import cidr_problem, hostname_problem, image_problem, port_problem
+from constructs_lib.validation import (
+    admin_network_problem,
+    hostname_problem,
+    pinned_version_problem,
+    port_problem,
+)
 
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+# \Z, not $: Python's $ also matches before a trailing newline.
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}\Z")
 
 
 def _check(problem_of):
@@ -23,13 +29,13 @@ def _check(problem_of):
 
 
 def _spaces_region(value: str) -> str:
-    if not re.match(r"^[a-z]{3}[0-9]$", value):
+    if not re.match(r"^[a-z]{3}[0-9]\Z", value):
         raise ValueError("must be a DigitalOcean Spaces region such as 'nyc3'")
     return value
 
 
 def _bucket(value: str) -> str:
-    if not re.match(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", value):
+    if not re.match(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z", value):
         raise ValueError("must be 3-63 lower-case letters, digits or '-' (a Spaces bucket name)")
     return value
 
@@ -43,9 +49,11 @@ def _image_tag(value: str) -> str:
 
 
 Hostname = Annotated[str, _check(hostname_problem)]
-Port = Annotated[int, _check(port_problem)]
-Cidr = Annotated[str, _check(cidr_problem)]
-Image = Annotated[str, _check(image_problem)]
+# Strict: YAML's true would otherwise become port 1.
+Port = Annotated[StrictInt, _check(port_problem)]
+# A network SSH may be opened to.
+Cidr = Annotated[str, _check(admin_network_problem)]
+Image = Annotated[str, _check(pinned_version_problem)]
 SpacesRegion = Annotated[str, AfterValidator(_spaces_region)]
 BucketName = Annotated[str, AfterValidator(_bucket)]
 ImageTag = Annotated[str, AfterValidator(_image_tag)]

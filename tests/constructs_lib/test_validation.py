@@ -70,3 +70,59 @@ def test_hashed_name_changes_with_content_and_fits_docker_limit():
     assert a == "traefik-traefik-yml-" + __import__("hashlib").sha256(b"a: 1\n").hexdigest()[:10]
     assert hashed_name("traefik-traefik.yml", "a: 2\n") != a
     assert len(hashed_name("x" * 200, "c")) == 64
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("203.0.113.0/24", None),
+        ("10.0.0.0/8", None),
+        ("2001:db8::/32", None),
+        ("0.0.0.0/0", "whole internet"),
+        ("::/0", "whole internet"),
+        ("0::/0", "whole internet"),
+        ("0.0.0.0/0.0.0.0", "whole internet"),
+        ("0.0.0.0/1", "2,147,483,648 addresses"),
+        ("2000::/3", "addresses"),
+        ("10.0.0.1/8", "no host bits set"),
+    ],
+)
+def test_admin_networks_are_never_a_large_part_of_the_internet(value, expected):
+    from constructs_lib.validation import admin_network_problem
+
+    problem = admin_network_problem(value)
+    assert problem is None if expected is None else expected in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "moving"),
+    [
+        ("redis:8.10.1", False),
+        ("redis:alpine", True),
+        ("nginx:mainline", True),
+        ("redis@sha256:" + "a" * 64, False),
+        ("redis:alpine@sha256:" + "a" * 64, False),
+        ("grafana/grafana:latest", True),
+    ],
+)
+def test_infrastructure_images_name_a_version(value, moving):
+    from constructs_lib.validation import pinned_version_problem
+
+    problem = pinned_version_problem(value)
+    assert (problem is not None and "moving tag" in problem) is moving
+
+
+@pytest.mark.parametrize(
+    "check",
+    ["hostname_problem", "docker_name_problem", "image_problem"],
+)
+def test_a_trailing_newline_is_refused(check):
+    from constructs_lib import validation
+
+    good = {
+        "hostname_problem": "sprocket.example.com",
+        "docker_name_problem": "redis",
+        "image_problem": "redis:8.10.1",
+    }[check]
+    assert getattr(validation, check)(good) is None
+    assert getattr(validation, check)(good + "\n") is not None
