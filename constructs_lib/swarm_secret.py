@@ -89,6 +89,12 @@ def text_value(template: str, *values: str) -> str:
     return Fn.format(template, list(values))
 
 
+def generated_value_secret(scope: Construct, id: str, *, name: str, value: str) -> SwarmSecret:
+    """A Swarm secret of a generated or derived value that is its own version marker: the
+    values are long and random, so hashing them for the name reveals nothing."""
+    return SwarmSecret(scope, id, SwarmSecretProps(name=name, value=value, version_marker=value))
+
+
 class SwarmSecret(Construct):
     def __init__(self, scope: Construct, id: str, props: SwarmSecretProps) -> None:
         super().__init__(scope, id)

@@ -32,7 +32,10 @@ from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProp
 from constructs_lib.managed_postgres import ManagedPostgresDatabase
 from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
 from constructs_lib.registry_image import pinned_image
-from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, text_value
+from constructs_lib.swarm_secret import (
+    generated_value_secret,
+    text_value,
+)
 from constructs_lib.swarm_service import (
     ConfigFile,
     RegistryLogin,
@@ -78,22 +81,15 @@ class LegacyPlatform(Construct):
             GeneratedSecretProps(mount=ref.mount, path=ref.path, key=ref.key),
         ).value
         auth_value = text_value("requirepass %s\n", redis_password)
-        redis_auth = SwarmSecret(
-            self,
-            "redis_auth",
-            SwarmSecretProps(
-                name=names.service("legacy-redis-auth"), value=auth_value, version_marker=auth_value
-            ),
+        redis_auth = generated_value_secret(
+            self, "redis_auth", name=names.service("legacy-redis-auth"), value=auth_value
         )
         redis = names.service("legacy-redis")
-        password_file = SwarmSecret(
+        password_file = generated_value_secret(
             self,
             "redis_password_file",
-            SwarmSecretProps(
-                name=names.service("legacy-redis-password"),
-                value=redis_password,
-                version_marker=redis_password,
-            ),
+            name=names.service("legacy-redis-password"),
+            value=redis_password,
         )
         redis_service(
             self,

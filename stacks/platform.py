@@ -26,7 +26,7 @@ from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPost
 from constructs_lib.providers import use_vault
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps, spaces_access_key
 from constructs_lib.stack_output import export
-from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps
+from constructs_lib.swarm_secret import SwarmSecret, generated_value_secret
 from constructs_lib.vault_kv import VaultKvSecret, VaultKvSecretProps
 from constructs_lib.vault_secret_mount import VaultSecretMount, VaultSecretMountProps
 from stacks import applications as apps
@@ -119,13 +119,7 @@ class PlatformStack(SprocketStack):
 
         # --- Secret values, one Swarm secret each, shared by the apps that read them ---
         def generated(id_: str, secret: Secret, value: str) -> SwarmSecret:
-            return SwarmSecret(
-                self,
-                id_,
-                SwarmSecretProps(
-                    name=names.service(secret.value), value=value, version_marker=value
-                ),
-            )
+            return generated_value_secret(self, id_, name=names.service(secret.value), value=value)
 
         self.swarm_secrets: dict[Secret, SwarmSecret] = {
             Secret.DB_PASSWORD: generated("db_password", Secret.DB_PASSWORD, database.password),

@@ -30,7 +30,12 @@ from constructs import Construct
 
 from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProps
 from constructs_lib.overlay_network import NetworkRef, OverlayNetwork, OverlayNetworkProps
-from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, json_value, text_value
+from constructs_lib.swarm_secret import (
+    SwarmSecret,
+    generated_value_secret,
+    json_value,
+    text_value,
+)
 from constructs_lib.swarm_service import (
     ConfigFile,
     Healthcheck,
@@ -131,12 +136,7 @@ class EnvironmentDatastores(Construct):
             )
 
         def secret(id_: str, name: str, value: str) -> SwarmSecret:
-            # Generated values are long and random: hashing them for the name reveals nothing.
-            return SwarmSecret(
-                self,
-                id_,
-                SwarmSecretProps(name=names.service(name), value=value, version_marker=value),
-            )
+            return generated_value_secret(self, id_, name=names.service(name), value=value)
 
         # --- Redis ------------------------------------------------------------------
         redis_password = generated("redis_password", "redis")

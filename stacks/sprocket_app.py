@@ -21,7 +21,11 @@ from constructs import Construct
 
 from constructs_lib.overlay_network import NetworkRef
 from constructs_lib.registry_image import pinned_image
-from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, json_value
+from constructs_lib.swarm_secret import (
+    SwarmSecret,
+    generated_value_secret,
+    json_value,
+)
 from constructs_lib.swarm_service import (
     ConfigFile,
     RegistryLogin,
@@ -83,10 +87,8 @@ class SprocketApp(Construct):
         if Uses.RABBITMQ in app.uses:
             # The config carries the broker login (and the replay parser's Redis URL).
             value = json_value(document)
-            config_secret = SwarmSecret(
-                self,
-                "Config",
-                SwarmSecretProps(name=f"{name}-config", value=value, version_marker=value),
+            config_secret = generated_value_secret(
+                self, "Config", name=f"{name}-config", value=value
             )
             secret_files.append(config_secret.file(app.config_path, uid=app.uid, gid=app.uid))
         else:

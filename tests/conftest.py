@@ -169,17 +169,21 @@ _STRING = re.compile(r'("(?:[^"\\]|\\.)*")')
 _REFERENCE = re.compile(r"\b(?:data\.)?[a-z_]+\.[\w-]+(?:\.[\w-]+|\[\w+\])+")
 
 
-def decode_json_secret(expression: str, stand_in: str = "<secret>") -> dict:
+def decode_json_secret(expression: str, stand_in: str | Callable[[str], str] = "<secret>") -> dict:
     """The document inside a synthesized ``${base64encode(jsonencode({...}))}`` secret, with
     every Terraform expression in it (``format("...%s...", random_password.x.result)``, a bare
-    reference) replaced by ``stand_in`` (formatted into the surrounding text for ``format``)."""
+    reference) replaced by ``stand_in`` (formatted into the surrounding text for ``format``).
+    ``stand_in`` may be a function of the reference, e.g. one password per resource."""
+    value = stand_in if callable(stand_in) else (lambda reference: stand_in)
     match = re.fullmatch(r"\$\{base64encode\(jsonencode\((.*)\)\)\}", expression, re.S)
     assert match, f"not a JSON secret: {expression[:80]}"
-    body = _FORMAT_CALL.sub(lambda m: json.dumps(m.group(1).replace("%s", stand_in)), match[1])
+    body = _FORMAT_CALL.sub(
+        lambda m: json.dumps(json.loads(f'"{m[1]}"').replace("%s", value(m[2]))), match[1]
+    )
     # References appear only outside string literals.
     parts = _STRING.split(body)
     body = "".join(
-        part if i % 2 else _REFERENCE.sub(lambda m: json.dumps(stand_in), part)
+        part if i % 2 else _REFERENCE.sub(lambda m: json.dumps(value(m[0])), part)
         for i, part in enumerate(parts)
     )
     # HCL object syntax ("key" = value) to JSON ("key": value); no value here contains " = ".

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from stacks.applications import contract
-from stacks.applications.catalog import APPS, APPS_BY_NAME, SECRET_DIR, App
+from stacks.applications.catalog import APPS, APPS_BY_NAME, SECRET_DIR, App, Secret
 from stacks.applications.render import AppContext, Endpoints, SettingConflict, render_config
 from stacks.applications.render import render_env as derived_env
 from stacks.contracts import EnvironmentNames
@@ -94,8 +94,6 @@ def secret_files(app: App, environment: EnvironmentConfig) -> dict[str, object]:
     """File path -> source of every secret file the service mounts."""
     files = {f"{SECRET_DIR}/{name}": source for name, source in app.secrets.items()}
     if app.name == "web" and environment.chatwoot is not None:
-        from stacks.applications.catalog import Secret
-
         files[f"{SECRET_DIR}/chatwoot-hmac-key.txt"] = Secret.CHATWOOT_HMAC_KEY
     return files
 

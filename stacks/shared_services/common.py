@@ -1,14 +1,13 @@
 """Parts every shared data service is made of: generated secrets, routes, its own database.
 
 - ``generated_secret``: a password generated once and kept under ``infrastructure/`` in Vault.
-- ``swarm_secret``: a Swarm secret of a generated value, for a service to mount as a file.
 - ``ingress_route``: a TLS route to a service's web UI through layer_1's ingress network.
 - ``ServiceDatabase``: a database and login of the service's own on the managed PostgreSQL
   cluster, its credentials kept in Vault and its password as a Swarm secret.
 
     password = generated_secret(self, "admin_password", mount=props.vault_mount,
         path="grafana/admin")
-    admin = swarm_secret(self, "admin_secret", name="grafana-admin-password",
+    admin = generated_value_secret(self, "admin_secret", name="grafana-admin-password",
         value=password.value)
     database = ServiceDatabase(self, "database", ServiceDatabaseProps(
         postgres=cluster.postgres, name="grafana", vault_mount=props.vault_mount))
@@ -24,7 +23,7 @@ from constructs import Construct
 from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProps
 from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPostgresDatabaseProps
 from constructs_lib.overlay_network import NetworkRef
-from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps
+from constructs_lib.swarm_secret import generated_value_secret
 from constructs_lib.traefik_route import TraefikRoute, TraefikRouteProps
 from constructs_lib.vault_kv import VaultKvSecret, VaultKvSecretProps
 from stacks.config import PostgresConfig
@@ -43,12 +42,6 @@ def generated_secret(
 ) -> GeneratedSecret:
     """A value generated on the first apply and kept, written to ``<mount>/<path>`` ``key``."""
     return GeneratedSecret(scope, id, GeneratedSecretProps(mount=mount, path=path, key=key))
-
-
-def swarm_secret(scope: Construct, id: str, *, name: str, value: str) -> SwarmSecret:
-    """A Swarm secret of a generated value; a new value rolls the services that mount it."""
-    # Generated values are long and random: hashing them for the name reveals nothing.
-    return SwarmSecret(scope, id, SwarmSecretProps(name=name, value=value, version_marker=value))
 
 
 def ingress_route(
@@ -98,6 +91,6 @@ class ServiceDatabase(Construct):
         self.port: int = props.postgres.port
         # The database and its login share the name.
         self.name: str = props.name
-        self.password = swarm_secret(
+        self.password = generated_value_secret(
             self, "secret", name=f"{props.name}-db-password", value=database.password
         )

@@ -21,7 +21,11 @@ from constructs import Construct
 
 from constructs_lib.overlay_network import NetworkRef
 from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
-from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, json_value
+from constructs_lib.swarm_secret import (
+    SwarmSecret,
+    SwarmSecretProps,
+    json_value,
+)
 from constructs_lib.swarm_service import (
     ConfigFile,
     SwarmService,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from constructs_lib.overlay_network import NetworkRef
+from constructs_lib.swarm_secret import generated_value_secret
 from constructs_lib.swarm_service import (
     ConfigFile,
     Healthcheck,
@@ -35,7 +36,6 @@ from stacks.shared_services.common import (
     ServiceDatabaseProps,
     generated_secret,
     ingress_route,
-    swarm_secret,
     yaml_document,
 )
 from stacks.shared_services.influxdb import InfluxDbEndpoint
@@ -99,7 +99,7 @@ class Grafana(Construct):
         admin_password = generated_secret(
             self, "admin_password", mount=props.vault_mount, path="grafana/admin"
         )
-        admin = swarm_secret(
+        admin = generated_value_secret(
             self, "admin_secret", name="grafana-admin-password", value=admin_password.value
         )
         database = ServiceDatabase(

@@ -24,7 +24,7 @@ from constructs import Construct
 
 from constructs_lib.errors import raise_if
 from constructs_lib.overlay_network import NetworkRef
-from constructs_lib.swarm_secret import SwarmSecret
+from constructs_lib.swarm_secret import SwarmSecret, generated_value_secret
 from constructs_lib.swarm_service import (
     ConfigFile,
     Healthcheck,
@@ -34,7 +34,7 @@ from constructs_lib.swarm_service import (
     VolumeMount,
 )
 from stacks.contracts import EnvironmentNames, VaultRef
-from stacks.shared_services.common import SECRETS, generated_secret, swarm_secret
+from stacks.shared_services.common import SECRETS, generated_secret
 
 PORT = 8086
 ORGANIZATION = "sprocket"
@@ -113,10 +113,10 @@ class InfluxDb(Construct):
         token = generated_secret(
             self, "admin_token", mount=props.vault_mount, path=TOKEN.path, key=TOKEN.key
         )
-        password_file = swarm_secret(
+        password_file = generated_value_secret(
             self, "password_secret", name="influxdb-admin-password", value=password.value
         )
-        token_file = swarm_secret(
+        token_file = generated_value_secret(
             self, "token_secret", name="influxdb-admin-token", value=token.value
         )
         self.endpoint = InfluxDbEndpoint(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from constructs_lib.overlay_network import NetworkRef
+from constructs_lib.swarm_secret import generated_value_secret
 from constructs_lib.swarm_service import (
     Healthcheck,
     SwarmService,
@@ -33,7 +34,6 @@ from stacks.shared_services.common import (
     ServiceDatabaseProps,
     generated_secret,
     ingress_route,
-    swarm_secret,
 )
 
 PORT = 5678
@@ -58,7 +58,7 @@ class N8n(Construct):
         key = generated_secret(
             self, "encryption_key", mount=props.vault_mount, path="n8n/encryption", key="key"
         )
-        key_file = swarm_secret(
+        key_file = generated_value_secret(
             self, "encryption_key_secret", name="n8n-encryption-key", value=key.value
         )
         database = ServiceDatabase(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from constructs_lib.overlay_network import NetworkRef
-from constructs_lib.swarm_secret import text_value
+from constructs_lib.swarm_secret import generated_value_secret, text_value
 from constructs_lib.swarm_service import (
     Healthcheck,
     SwarmService,
@@ -25,7 +25,7 @@ from constructs_lib.swarm_service import (
     UpdateOrder,
     VolumeMount,
 )
-from stacks.shared_services.common import SECRETS, generated_secret, swarm_secret
+from stacks.shared_services.common import SECRETS, generated_secret
 
 HTTP_PORT = 7474
 BOLT_PORT = 7687
@@ -54,7 +54,7 @@ class Neo4j(Construct):
         super().__init__(scope, id)
         password = generated_secret(self, "password", mount=props.vault_mount, path="neo4j")
         # NEO4J_AUTH's format: "<user>/<password>".
-        auth = swarm_secret(
+        auth = generated_value_secret(
             self, "auth_secret", name="neo4j-auth", value=text_value("neo4j/%s", password.value)
         )
         self.endpoint = Neo4jEndpoint(bolt_url=f"bolt://neo4j:{BOLT_PORT}")

@@ -39,7 +39,7 @@ import pytest
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ProbableAccessDeniedError, ProbableAuthenticationError
 
-from tests.conftest import config_content, mounted_secret, services
+from tests.conftest import config_content, decode_json_secret, mounted_secret, services
 from tests.e2e.openbao import free_port
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
@@ -76,20 +76,9 @@ def stand_in_password(resource_id: str) -> str:
 
 
 def document_from_expression(expression: str) -> dict:
-    """The document inside a synthesized ``base64encode(jsonencode({...}))``, with each
-    ``random_password.<id>.result`` (also inside ``format("...%s...", ...)``) filled in."""
-    body = re.fullmatch(r"\$\{base64encode\(jsonencode\((.*)\)\)\}", expression, re.S).group(1)
-    body = re.sub(
-        r'format\(("(?:[^"\\]|\\.)*"), random_password\.(\w+)\.result\)',
-        lambda m: json.dumps(json.loads(m.group(1)).replace("%s", stand_in_password(m.group(2)))),
-        body,
-    )
-    body = re.sub(
-        r"random_password\.(\w+)\.result", lambda m: json.dumps(stand_in_password(m.group(1))), body
-    )
-    assert "random_password" not in body and "${" not in body, body
-    # HCL object syntax ("key" = value) to JSON ("key": value); no value here contains " = ".
-    return json.loads(body.replace('" = ', '": '))
+    """The document inside a synthesized JSON secret, each ``random_password.<id>.result``
+    filled in with its stand-in password."""
+    return decode_json_secret(expression, lambda ref: stand_in_password(ref.split(".")[1]))
 
 
 def loopback_config(conf: str, *, amqp_port: int, management_port: int, definitions: Path) -> str:
