@@ -12,9 +12,12 @@ NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 
-# Debian packages the end-to-end tests run: BusyBox (the Vault image's wget and sh),
-# redis-server and rabbitmq-server (load the synthesized configuration).
-SYSTEM_TOOLS := busybox redis-server rabbitmq-server
+# Debian packages the end-to-end tests run, as command:package. BusyBox (the Vault image's
+# wget and sh, and every rehearsal image's tools), redis-server and rabbitmq-server (load the
+# synthesized configuration; the rehearsal's Redis and RabbitMQ images), Docker Engine (the
+# rehearsal's real swarm, tests/e2e/test_swarm.py) and HAProxy (its socket proxy image).
+SYSTEM_TOOLS := busybox:busybox redis-server:redis-server rabbitmq-server:rabbitmq-server \
+  dockerd:docker.io haproxy:haproxy
 
 .PHONY: help synth cli test bench diagram synth-diff format clean system-tools
 
@@ -35,11 +38,11 @@ $(CHECKOV_STAMP):
 	rm -f .venv-checkov/.installed-* && touch $@
 
 system-tools:
-	@missing=""; for tool in $(SYSTEM_TOOLS); do \
-	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing (Debian packages)"; \
-	  { apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; } || { \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || { \
 	    echo "could not install$$missing: install them (apt-get install$$missing) and rerun" >&2; \
 	    exit 1; }; \
 	fi

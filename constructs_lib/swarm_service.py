@@ -23,6 +23,7 @@ from cdktf_cdktf_provider_docker.config import Config
 from cdktf_cdktf_provider_docker.service import (
     Service,
     ServiceAuth,
+    ServiceConvergeConfig,
     ServiceEndpointSpec,
     ServiceEndpointSpecPorts,
     ServiceLabels,
@@ -61,6 +62,9 @@ from constructs_lib.swarm_service_props import (
 
 MIB = 1024 * 1024
 NANO = 1_000_000_000
+# How long an apply waits for one service to converge: a start period of a minute, the update
+# monitor, and a rollback's own start and monitor after a failed update.
+CONVERGE_TIMEOUT_S = 300
 
 __all__ = [
     "BindMount",
@@ -183,6 +187,15 @@ class SwarmService(Construct):
             if props.registry_login
             else None,
             labels=[ServiceLabels(label=k, value=v) for k, v in service_labels(props).items()],
+            # The apply waits for each create and update to converge and fails on a rollback
+            # (kreuzwerker/docker v3.6.2 resource_docker_service_funcs.go:51-79, 192-214,
+            # 427-443). Without it the apply goes on at once and destroys a rotated secret's
+            # old version, which the rollback of a failed update then cannot find: nothing
+            # runs (shown on a real engine, tests/e2e/test_swarm.py). Not for global services:
+            # the provider counts replicas (resource_docker_service.go:953).
+            converge_config=None
+            if props.global_mode
+            else ServiceConvergeConfig(delay="7s", timeout=_duration(CONVERGE_TIMEOUT_S)),
             mode=ServiceMode(global_=True)
             if props.global_mode
             else ServiceMode(replicated=ServiceModeReplicated(replicas=props.replicas)),

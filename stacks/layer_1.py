@@ -4,7 +4,8 @@ Contract
 - Inputs: the cluster configuration and the pinned images (``InfraConfig``); at deploy
   time the sensitive variables ``traefik_dashboard_users`` (required) and
   ``vault_unseal_keys`` (optional until Vault is initialised).
-- Creates: overlay networks ``traefik-ingress``, ``vault-network``, ``socket-proxy``;
+- Creates: overlay networks ``traefik-ingress``, ``vault-ingress`` (Traefik and Vault only),
+  ``vault-network``, ``socket-proxy``;
   the Docker socket proxy, Traefik v3, Vault and its unsealer; Vault's storage bucket
   and a Spaces key limited to it; the node firewall; the apex and wildcard DNS records.
 - Outputs (``Layer1Outputs``): the ingress network and Vault's public address. Named
@@ -52,6 +53,10 @@ from stacks.config import InfraConfig
 from stacks.contracts import Layer1Outputs
 
 INGRESS_NETWORK = "traefik-ingress"
+# Traefik reaches Vault on a network of their own: on traefik-ingress every routed
+# application could reach Vault's plaintext listener (shown on a real engine,
+# tests/e2e/test_swarm.py). Not internal: Vault's storage is Spaces, outside.
+VAULT_INGRESS_NETWORK = "vault-ingress"
 VAULT_NETWORK = "vault-network"
 SOCKET_PROXY_NETWORK = "socket-proxy"
 # The hashicorp/vault image runs the server as user "vault" (uid 100, gid 1000).
@@ -64,10 +69,11 @@ class Layer1Stack(SprocketStack):
         super().__init__(scope, id, config.cluster)
         cluster, images = config.cluster, config.images
 
-        ingress, vault_net, socket_net = (
+        ingress, vault_ingress, vault_net, socket_net = (
             OverlayNetwork(self, id_, OverlayNetworkProps(name=name, internal=internal))
             for id_, name, internal in (
                 ("traefik_ingress", INGRESS_NETWORK, False),
+                ("vault_ingress", VAULT_INGRESS_NETWORK, False),
                 ("vault_network", VAULT_NETWORK, True),
                 ("socket_proxy_network", SOCKET_PROXY_NETWORK, True),
             )
@@ -122,7 +128,7 @@ class Layer1Stack(SprocketStack):
             SwarmServiceProps(
                 name="traefik",
                 image=images.traefik,
-                networks=[ingress.ref, socket_net.ref],
+                networks=[ingress.ref, vault_ingress.ref, socket_net.ref],
                 # One Traefik per manager, bound to the node's own ports 80 and 443 so client
                 # addresses survive; DNS points at the manager.
                 global_mode=True,
@@ -178,7 +184,7 @@ class Layer1Stack(SprocketStack):
             self,
             "vault_route",
             TraefikRouteProps(
-                name="vault", hosts=[vault_host], port=VAULT_PORT, network=INGRESS_NETWORK
+                name="vault", hosts=[vault_host], port=VAULT_PORT, network=VAULT_INGRESS_NETWORK
             ),
         )
         credentials_path = "/run/secrets/vault-storage-credentials"
@@ -189,7 +195,7 @@ class Layer1Stack(SprocketStack):
                 name="vault",
                 image=images.vault,
                 args=["server"],
-                networks=[vault_net.ref, ingress.ref],
+                networks=[vault_net.ref, vault_ingress.ref],
                 env={"AWS_SHARED_CREDENTIALS_FILE": credentials_path, "SKIP_CHOWN": "true"},
                 config_files=[
                     ConfigFile(

@@ -37,6 +37,8 @@ from stacks.contracts import EnvironmentNames, VaultRef
 from stacks.shared_services.common import SECRETS, generated_secret
 
 PORT = 8086
+# The image's influxdb user (influxdata-docker influxdb/2.7/Dockerfile:28-29: uid/gid 1000).
+UID = "1000"
 ORGANIZATION = "sprocket"
 RETENTION = "30d"
 # Telegraf's host and container metrics, shared by every environment: a bucket of their own,
@@ -141,9 +143,12 @@ class InfluxDb(Construct):
                     "DOCKER_INFLUXDB_INIT_BUCKET": INFRASTRUCTURE_BUCKET,
                     "DOCKER_INFLUXDB_INIT_RETENTION": RETENTION,
                 },
+                # The entrypoint leaves root for the influxdb user before the setup reads the
+                # *_FILE secrets (influxdata-docker influxdb/2.7/entrypoint.sh:492-494), so the
+                # files are that user's (found by the rehearsal, tests/e2e/test_swarm.py).
                 secret_files=[
-                    password_file.file(f"{SECRETS}/influxdb-admin-password"),
-                    token_file.file(f"{SECRETS}/influxdb-admin-token"),
+                    password_file.file(f"{SECRETS}/influxdb-admin-password", uid=UID, gid=UID),
+                    token_file.file(f"{SECRETS}/influxdb-admin-token", uid=UID, gid=UID),
                 ],
                 volumes=[
                     VolumeMount(name="data", target="/var/lib/influxdb2"),

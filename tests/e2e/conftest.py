@@ -1,9 +1,14 @@
 """Fixtures shared by the end-to-end tests."""
 
+from collections.abc import Iterator
+
 import pytest
 
-from tests.conftest import ENVIRONMENTS
+from tests.conftest import CONFIG, ENVIRONMENTS
 from tests.e2e.openbao import bao_dev_server  # noqa: F401  (a fixture)
+
+# The rehearsal's report, printed at the end of the run (tests/conftest.py).
+REHEARSAL_REPORT = "rehearsal/report.txt"
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENTS)
@@ -15,3 +20,30 @@ def env(request) -> str:
 @pytest.fixture(scope="module")
 def platform(stacks, env) -> dict:
     return stacks[f"platform-{env}"]
+
+
+def rehearsed_environment() -> str:
+    """The platform environment the rehearsal deploys whole: the first without the legacy
+    platform (the cluster's two cores hold the layers and one environment's reservations)."""
+    plain = [env for env in ENVIRONMENTS if not CONFIG.environments[env].legacy]
+    return (plain or list(ENVIRONMENTS))[0]
+
+
+@pytest.fixture(scope="session")
+def swarm(stacks, tmp_path_factory, request) -> Iterator:
+    """The stacks deployed into a real single-node swarm (tests/e2e/swarm/session.py)."""
+    from tests.e2e.swarm.session import rehearse
+
+    environment = rehearsed_environment()
+    others = tuple(env for env in ENVIRONMENTS if env != environment)
+    workdir = tmp_path_factory.mktemp("rehearsal")
+    report = request.config.cache.mkdir("rehearsal") / "report.txt"
+    # (One engine per machine: every test that uses it is in tests/e2e/test_swarm.py, which
+    # --dist loadfile keeps on one worker.)
+    session = None
+    try:
+        with rehearse(stacks, environment, others, workdir) as session:
+            yield session
+    finally:
+        if session is not None:
+            report.write_text(session.report() + "\n")

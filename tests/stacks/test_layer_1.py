@@ -17,13 +17,25 @@ from tests.conftest import (
 )
 
 
-def test_three_overlay_networks_and_the_internal_ones(layer_1):
+def test_four_overlay_networks_and_the_internal_ones(layer_1):
     networks = {n["name"]: n for n in resources(layer_1, "docker_network").values()}
-    assert set(networks) == {"traefik-ingress", "vault-network", "socket-proxy"}
+    assert set(networks) == {"traefik-ingress", "vault-ingress", "vault-network", "socket-proxy"}
     assert all(n["driver"] == "overlay" and n["attachable"] is False for n in networks.values())
     assert networks["socket-proxy"]["internal"] is True
     assert networks["vault-network"]["internal"] is True
     assert networks["traefik-ingress"]["internal"] is False
+    # Vault's storage is Spaces, outside the cluster.
+    assert networks["vault-ingress"]["internal"] is False
+
+
+def test_only_traefik_and_vault_share_the_vault_ingress_network(layer_1):
+    # Routed applications are on traefik-ingress: they must not reach Vault's listener.
+    members = {
+        name
+        for name, service in services(layer_1).items()
+        if "vault-ingress" in service_networks(layer_1, service)
+    }
+    assert members == {"traefik", "vault"}
 
 
 def test_only_traefik_and_the_socket_proxy_share_the_socket_proxy_network(layer_1):
@@ -130,7 +142,8 @@ def test_vault_ui_is_routed_over_tls(layer_1):
     assert labels["traefik.http.routers.vault.entrypoints"] == "websecure"
     assert labels["traefik.http.routers.vault.tls"] == "true"
     assert labels["traefik.http.services.vault.loadbalancer.server.port"] == "8200"
-    assert service_networks(layer_1, vault) == {"vault-network", "traefik-ingress"}
+    assert labels["traefik.swarm.network"] == "vault-ingress"
+    assert service_networks(layer_1, vault) == {"vault-network", "vault-ingress"}
 
 
 def test_vault_storage_credentials_are_a_secret_not_configuration(layer_1):
