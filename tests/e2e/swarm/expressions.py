@@ -136,6 +136,8 @@ class _Parser:
         self.index = 0
         self.resolve = resolve
         self.source = source
+        # (start, end, path) of each reference, in source order.
+        self.spans: list[tuple[int, int, Reference]] = []
 
     def peek(self, value: str | None = None) -> _Token | None:
         token = self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -214,16 +216,21 @@ class _Parser:
 
     def reference(self, first: str) -> Any:
         path = [first]
+        start = self.tokens[self.index - 1].position
+        end = start + len(first)
         while True:
             if self.peek("."):
                 self.take(".")
-                path.append(self.take().value)
+                token = self.take()
+                path.append(token.value)
+                end = token.position + len(str(token.value))
             elif self.peek("["):
                 self.take("[")
                 key = self.expression()
-                self.take("]")
+                end = self.take("]").position + 1
                 path.append(str(key))
             else:
+                self.spans.append((start, end, tuple(path)))
                 return self.resolve(tuple(path))
 
 
@@ -252,6 +259,31 @@ def evaluate_expression(source: str, resolve: Resolver) -> Any:
     if parser.peek() is not None:
         raise ExpressionError(f"unexpected {parser.peek().value!r} in {source[:80]!r}")
     return value
+
+
+def interpolations(value: str) -> list[str]:
+    """The source of each top-level ``${...}`` of a string from the synthesized JSON."""
+    sources, i = [], 0
+    while i < len(value):
+        if value.startswith("$${", i):
+            i += 3
+        elif value.startswith("${", i):
+            end = _matching_brace(value, i + 1)
+            sources.append(value[i + 2 : end])
+            i = end + 1
+        else:
+            i += 1
+    return sources
+
+
+def with_references_replaced(source: str, replace: Callable[[Reference], str]) -> str:
+    """``source`` with each reference's text replaced by ``replace(reference)``: to hand the
+    same expression to another evaluator (``terraform console``) with values it knows."""
+    parser = _Parser(source, lambda reference: "x")
+    parser.expression()
+    for start, end, path in sorted(parser.spans, reverse=True):
+        source = source[:start] + replace(path) + source[end:]
+    return source
 
 
 def evaluate_string(value: str, resolve: Resolver) -> Any:

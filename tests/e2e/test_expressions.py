@@ -1,0 +1,94 @@
+"""The rehearsal's evaluator of Terraform expressions agrees with Terraform's own.
+
+``tests/e2e/swarm/expressions.py`` is a stand-in for Terraform's evaluator (Terraform cannot
+evaluate the synthesized expressions here: they reference resources only providers create).
+This test gives every ``${...}`` of every synthesized stack to both: to ours with one made-up
+value per reference, and to ``terraform console`` with the same values as locals. Skipped,
+saying so, where no ``terraform`` binary is on PATH (none is promised on these machines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.swarm.expressions import (
+    evaluate_expression,
+    interpolations,
+    with_references_replaced,
+)
+
+TERRAFORM = shutil.which("terraform")
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    return []
+
+
+def _value(reference: tuple[str, ...]) -> str:
+    """One made-up value per reference, with characters that need escaping in JSON and HCL."""
+    return 'v<&>"' + ".".join(reference) + "\\n%s"
+
+
+@pytest.mark.skipif(TERRAFORM is None, reason="no terraform binary on PATH to compare with")
+def test_every_synthesized_expression_evaluates_as_terraform_evaluates_it(stacks, tmp_path: Path):
+    # GIVEN every interpolation of every synthesized stack, and a value for each reference
+    sources = sorted(
+        {
+            source
+            for document in stacks.values()
+            for text in _strings(document.get("resource", {}))
+            for source in interpolations(text)
+            if "${" not in source
+        }
+    )
+    assert len(sources) > 100, f"only {len(sources)} expressions found"
+    references: dict[tuple[str, ...], str] = {}
+
+    def key(reference: tuple[str, ...]) -> str:
+        references.setdefault(reference, _value(reference))
+        return f"local.r[{json.dumps('.'.join(reference))}]"
+
+    rewritten = [with_references_replaced(source, key) for source in sources]
+    ours = [evaluate_expression(source, lambda ref: references[ref]) for source in sources]
+    # WHEN Terraform evaluates the same expressions with the same values
+    values = {".".join(ref): value for ref, value in references.items()}
+    (tmp_path / "main.tf").write_text(f"locals {{\n  r = {json.dumps(values)}\n}}\n")
+    (tmp_path / "empty.tfrc").write_text("")
+    result = subprocess.run(
+        [TERRAFORM, "console"],
+        # One expression: piped into console, only the last line's value is printed.
+        input="jsonencode([" + ", ".join(rewritten) + "])\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "TF_CLI_CONFIG_FILE": str(tmp_path / "empty.tfrc"),
+            "CHECKPOINT_DISABLE": "1",
+        },
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = result.stdout.strip().replace("$${", "${").replace("%%{", "%{")
+    theirs = json.loads(json.loads(printed))
+    assert len(theirs) == len(sources), result.stdout[-2000:]
+    # THEN every value is the same
+    different = [
+        f"{source[:100]}\n  ours: {mine!r:.200}\n  terraform: {terraform!r:.200}"
+        for source, mine, terraform in zip(sources, ours, theirs, strict=True)
+        if mine != terraform
+    ]
+    assert not different, "\n".join(different)
