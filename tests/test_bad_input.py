@@ -68,6 +68,29 @@ def write(relative: str, text: str) -> Edit:
     return edit
 
 
+def write_bytes(relative: str, data: bytes) -> Edit:
+    def edit(config: Path) -> None:
+        (config / relative).write_bytes(data)
+
+    return edit
+
+
+def replace_with_directory(relative: str) -> Edit:
+    def edit(config: Path) -> None:
+        (config / relative).unlink()
+        (config / relative).mkdir()
+
+    return edit
+
+
+# Made-up credentials of the shapes the redaction knows: none is real.
+FAKE_GITHUB_TOKEN = "ghp_" + "T3stT0kenNotReal" * 3
+FAKE_PASSWORD = "hunter2-not-a-real-one"
+FAKE_PRIVATE_KEY = (
+    "-" * 5 + "BEGIN PGP PRIVATE KEY BLOCK" + "-" * 5 + "\nbm90IGEga2V5\n" + "-" * 5 + "END PGP PRIVATE KEY BLOCK" + "-" * 5
+)
+BOMB = "".join(f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}, *l{i - 1}]\n" for i in range(1, 9))
+
 CLUSTER, IMAGES, APPS = "cluster.yaml", "images.yaml", "applications.yaml"
 STAGING, MAIN = "environments/staging.yaml", "environments/main.yaml"
 
@@ -106,7 +129,7 @@ CASES: list[tuple[str, Edit, str]] = [
     ("ssh-open-to-all-netmask", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/0.0.0.0"]), "admin_ssh_cidrs.0: got '0.0.0.0/0.0.0.0': opens SSH to the whole internet"),
     ("ssh-open-to-all-halves", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/1", "128.0.0.0/1"]), "admin_ssh_cidrs.1: got '128.0.0.0/1': opens SSH to 2,147,483,648 addresses"),
     ("duplicate-key", append(CLUSTER, "hostname: elsewhere.example.com\n"), "column 1): found the key 'hostname' twice"),
-    ("yml-environment", write("environments/dev.yml", "image_tag: dev\nsubdomain: dev\n"), "config/environments/dev.yml: environment files end in .yaml; rename it to dev.yaml"),
+    ("yml-environment", write("environments/dev.yml", "image_tag: dev\nsubdomain: dev\n"), "config/environments/dev.yml: not an environment file (environments are <name>.yaml files); rename it to dev.yaml"),
     ("hostname-trailing-newline", set_field(CLUSTER, "hostname", "sprocket.mlesports.gg\n"), "config/cluster.yaml: hostname: got 'sprocket.mlesports.gg\\n': must be a fully qualified"),
     ("boolean-port", set_field(CLUSTER, "postgres.port", True), "config/cluster.yaml: postgres.port: got True: Input should be a valid integer"),
     ("moving-image-tag", set_field(IMAGES, "redis", "redis:alpine"), "config/images.yaml: redis: got 'redis:alpine': must not use the moving tag 'alpine'"),
@@ -117,6 +140,17 @@ CASES: list[tuple[str, Edit, str]] = [
     ("app-missing", drop_field(APPS, "applications.elo"), "...: lacks ['elo']: every application needs its repository"),
     ("app-bad-repository", set_field(APPS, "applications.web.repository", "asaxplayinghorse/web:main"), "config/applications.yaml: applications.web.repository: got 'asaxplayinghorse/web:main'"),
     ("app-duplicate-events-key", set_field(APPS, "applications.notification.events_key", "{env}-api"), "config/applications.yaml: applications.notification.events_key: 'main-api' is also api's in main"),
+    ("not-utf8", write_bytes(CLUSTER, b"hostname: caf\xe9.mlesports.gg\n"), "config/cluster.yaml: is not UTF-8 text: byte 0xe9 on line 1 (save the file as UTF-8)"),
+    ("config-path-is-a-directory", replace_with_directory(IMAGES), "config/images.yaml: is a directory; it must be a YAML file"),
+    ("alias-bomb", write(CLUSTER, "l0: &l0 [x, x, x]\n" + BOMB + "hostname: *l8\n"), "config/cluster.yaml: not valid YAML (line 2, column 10): *l0 repeats a list or mapping; write it out instead"),
+    ("too-many-aliases", write(CLUSTER, "a: &a x\nb: [" + ", ".join(["*a"] * 60) + "]\n"), "config/cluster.yaml: not valid YAML (line 2, column 205): more than 50 aliases (*name)"),
+    ("huge-file", write(CLUSTER, "# " + "x" * (1024 * 1024) + "\n"), "config/cluster.yaml: is 1048579 bytes; a config file is at most 1048576"),
+    ("near-miss-environment-file", write("environments/dev.yaml.bak", "image_tag: dev\n"), "config/environments/dev.yaml.bak: not an environment file (environments are <name>.yaml files); rename it to dev.yaml"),
+    ("control-characters-in-file-name", write("environments/d\x1b[2Jev.yml", "x: 1\n"), "config/environments/d\\x1b[2Jev.yml: not an environment file"),
+    ("token-in-a-field", set_field(CLUSTER, "swarm.node_tag", FAKE_GITHUB_TOKEN), "config/cluster.yaml: swarm.node_tag: holds what looks like a secret (a token with a known credential prefix); secrets go in Vault"),
+    ("password-in-an-image", set_field(IMAGES, "redis", f"https://ops:{FAKE_PASSWORD}@registry.example.com/redis:8.10.1"), "config/images.yaml: redis: holds what looks like a secret (a URL with a password in it)"),
+    ("private-key-as-pgp-key", set_field(CLUSTER, "vault.root_token_pgp_key", FAKE_PRIVATE_KEY), "config/cluster.yaml: vault.root_token_pgp_key: holds what looks like a secret (a private key block)"),
+    ("random-key-in-a-path", set_field(CLUSTER, "vault.storage_path", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY9"), "config/cluster.yaml: vault.storage_path: holds what looks like a secret (a long random string"),
     ("legacy-unknown-worker-bot", set_field(MAIN, "legacy.worker_bot", "Emila"), "config/environments/main.yaml: legacy: got "),
 ]  # fmt: skip
 
@@ -164,15 +198,17 @@ def test_bad_input_is_refused_precisely_and_leaves_output_alone(
     # WHEN synthesizing as `make synth` does (in this process)
     status = synth.synth(project)
     err = capsys.readouterr().err
-    # THEN it stops with status 2 and says exactly what is wrong
+    # THEN it stops with status 2 and says exactly what is wrong, echoing no secret
     assert status == 2, err
     assert expected in err, err
+    for secret in (FAKE_GITHUB_TOKEN, FAKE_PASSWORD, "bm90IGEga2V5", "\x1b"):
+        assert secret not in err, f"{secret!r} echoed: {err}"
     # AND the previous output is untouched, with no staging directory left behind
     assert_output_untouched(project, before)
 
 
 # Through a real process: the exit status, and no traceback on the terminal.
-SUBPROCESS_CASES = ("unknown-key", "yaml-syntax", "app-setting-missing")
+SUBPROCESS_CASES = ("unknown-key", "yaml-syntax", "app-setting-missing", "not-utf8", "alias-bomb")
 
 
 @pytest.mark.parametrize("name", SUBPROCESS_CASES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import reprlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,16 @@ from pydantic import BaseModel, ValidationError
 from stacks.config.applications import ApplicationsConfig
 from stacks.config.cluster import ClusterConfig, ImagesConfig
 from stacks.config.environment import ENVIRONMENT_NAME, EnvironmentConfig
+from stacks.config.redaction import printable, redact, secret_shape
 from stacks.config.types import _Model
+
+# A config file is a few KiB; anything this big is a mistake (or an attack on the reader).
+MAX_FILE_BYTES = 1024 * 1024
+# YAML aliases (*name) may repeat a scalar a few times; repeating a list or mapping is what an
+# alias bomb does, and no config file needs it.
+MAX_ALIASES = 50
+# Fields that hold PGP *public* keys: long base64 by nature; only a private key is refused.
+PUBLIC_KEY_FIELDS = {("vault", "pgp_keys"), ("vault", "root_token_pgp_key")}
 
 
 class InfraConfig(_Model):
@@ -33,16 +44,25 @@ class InfraConfig(_Model):
 
 
 class ConfigError(Exception):
-    """Every problem found in the configuration files, one self-contained line each."""
+    """Every problem found in the configuration files, one self-contained line each, with
+    anything secret-shaped masked and control characters escaped."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.problems = [printable(redact(problem)) for problem in problems]
+        super().__init__("\n".join(self.problems))
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxtuple = 2, 4, 4, 4
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 76, 76, 40
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A refused value, for a message: bounded before it is formatted (a huge or deeply shared
+    value costs nothing), cut short, and masked where it looks secret."""
+    text = _SHORT.repr(value)
+    text = text if len(text) <= 80 else text[:77] + "..."
+    return redact(text)
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
@@ -74,9 +94,32 @@ def _problems(path: str, model: type[BaseModel], error: ValidationError) -> list
     return problems
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _StrictLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last,
-    so a second ``hostname:`` would silently move every route)."""
+    so a second ``hostname:`` would silently move every route), an alias of a list or mapping
+    and more than ``MAX_ALIASES`` aliases (what an alias bomb is made of)."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            self._aliases += 1
+            target = self.anchors.get(event.anchor)
+            if self._aliases > MAX_ALIASES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_ALIASES} aliases (*name)", event.start_mark
+                )
+            if isinstance(target, yaml.CollectionNode):
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"*{event.anchor} repeats a list or mapping; write it out instead",
+                    event.start_mark,
+                )
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
         seen: set = set()
@@ -90,22 +133,83 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_yaml(path: Path, root: Path, problems: list[str]) -> dict | None:
+def _shown(path: Path, root: Path) -> str:
     shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-    try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
-    except FileNotFoundError:
+    return printable(shown)
+
+
+def _read_text(path: Path, shown: str, problems: list[str]) -> str | None:
+    if not path.exists() and not path.is_symlink():
         problems.append(f"{shown}: file is missing")
         return None
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file (or a broken link)"
+        problems.append(f"{shown}: is {kind}; it must be a YAML file")
+        return None
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append(f"{shown}: is {size} bytes; a config file is at most {MAX_FILE_BYTES}")
+            return None
+        raw = path.read_bytes()
+    except OSError as error:
+        problems.append(f"{shown}: cannot be read: {error.strerror}")
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        problems.append(
+            f"{shown}: is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line} "
+            "(save the file as UTF-8)"
+        )
+        return None
+
+
+def _read_yaml(path: Path, root: Path, problems: list[str]) -> dict | None:
+    shown = _shown(path, root)
+    text = _read_text(path, shown, problems)
+    if text is None:
+        return None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problems.append(f"{shown}: not valid YAML{where}: {getattr(exc, 'problem', exc)}")
         return None
+    except RecursionError:
+        problems.append(f"{shown}: nested too deeply to be a config file")
+        return None
     if not isinstance(data, dict):
         problems.append(f"{shown}: must be a mapping of keys to values, got {_describe(data)}")
         return None
+    _refuse_secret_shaped(data, shown, problems)
     return data
+
+
+def _leaves(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item, path)
+    elif isinstance(value, str):
+        yield path, value
+
+
+def _refuse_secret_shaped(data: dict, shown: str, problems: list[str]) -> None:
+    """No value under config/ is secret (docs/secrets.md): one that looks like a secret is a
+    pasted credential, refused before it can reach the synthesized JSON or a message."""
+    for path, value in _leaves(data):
+        why = secret_shape(value, public_keys=path in PUBLIC_KEY_FIELDS)
+        if why:
+            field = ".".join(str(p) for p in path)
+            problems.append(
+                f"{shown}: {field}: holds what looks like a secret ({why}); secrets go in "
+                "Vault, never in config/ (docs/secrets.md)"
+            )
 
 
 def _validate(model: type[_Model], data: dict, shown: str, problems: list[str]):
@@ -133,17 +237,22 @@ def load_config(root: Path) -> InfraConfig:
     )
 
     environments: dict[str, EnvironmentConfig] = {}
-    env_files = sorted((config_dir / "environments").glob("*.yaml"))
-    for other in sorted((config_dir / "environments").glob("*.yml")):
-        # Only *.yaml files are environments: say so rather than leave one out silently.
+    env_dir = config_dir / "environments"
+    env_files = sorted(p for p in env_dir.glob("*.yaml") if not p.name.startswith("."))
+    for other in sorted(env_dir.iterdir()) if env_dir.is_dir() else []:
+        # Only <name>.yaml files are environments: a near miss is reported, not left out.
+        if other.suffix == ".yaml" or other.name.startswith("."):
+            continue
+        stem = other.name.split(".")[0]
         problems.append(
-            f"config/environments/{other.name}: environment files end in .yaml; "
-            f"rename it to {other.stem}.yaml"
+            f"config/environments/{printable(other.name)}: not an environment file "
+            f"(environments are <name>.yaml files); rename it to {printable(stem)}.yaml or "
+            "move it out of config/environments/"
         )
     if not env_files:
         problems.append("config/environments/: no <name>.yaml file; at least one environment")
     for path in env_files:
-        shown = f"config/environments/{path.name}"
+        shown = f"config/environments/{printable(path.name)}"
         if not ENVIRONMENT_NAME.match(path.stem):
             problems.append(
                 f"{shown}: environment name {path.stem!r} (from the file name) must be 1-16 "
