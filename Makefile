@@ -83,4 +83,4 @@ format: $(STAMP)
 
 ## Remove synthesized output and caches.
 clean:
-	rm -rf cdktf.out cdktf.out.* .pytest_cache .ruff_cache
+	rm -rf cdktf.out cdktf.out.* .cdktf.out .pytest_cache .ruff_cache

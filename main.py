@@ -57,5 +57,24 @@ def main() -> int:
     return 0
 
 
+def run() -> int:
+    """``main`` as a program (``npx cdktf synth``): a failure of the tool itself, as opposed to
+    a configuration mistake (2), exits 3 with one line (``SYNTH_DEBUG=1``: the traceback)."""
+    try:
+        return main()
+    except Exception as error:
+        from stacks.config.redaction import printable, redact
+
+        if os.environ.get("SYNTH_DEBUG"):
+            raise
+        message = printable(redact(str(error)))[:300]
+        print(
+            f"synth failed (the tool, not your input): {type(error).__name__}: {message} "
+            "(SYNTH_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 3
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -212,3 +212,67 @@ def test_every_stack_requires_a_terraform_with_the_lockfile_and_keeps_its_own_st
         assert terraform["backend"]["s3"]["key"] == f"sprocket-infra/{name}.tfstate", name
         assert terraform["backend"]["s3"]["use_lockfile"] is True, name
         assert {"docker", "digitalocean"} <= set(document["provider"]), name
+
+
+def _complete(outdir: Path) -> bool:
+    from scripts.synth import check_output
+
+    return outdir.exists() and check_output(outdir) == []
+
+
+def test_a_killed_synth_leaves_the_previous_output_whole_and_the_next_run_cleans_up(project):
+    import signal
+    import time
+
+    # GIVEN a complete previous synthesis
+    assert run_synth(project).returncode == 0
+    before = tree_digest(project / "cdktf.out")
+    for delay_s in (0.5, 2.0, 3.5, 5.0):
+        # WHEN a synthesis is killed at some point of its run
+        process = subprocess.Popen(
+            [sys.executable, str(project / "scripts" / "synth.py")],
+            cwd=project,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay_s)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+        # THEN cdktf.out is a whole output, byte for byte the same (synthesis is
+        # deterministic, so the old one and a just-swapped new one agree)
+        assert _complete(project / "cdktf.out"), f"killed after {delay_s} s"
+        assert tree_digest(project / "cdktf.out") == before, f"killed after {delay_s} s"
+    # AND the next run leaves only its own output behind
+    assert run_synth(project).returncode == 0
+    assert len(list((project / ".cdktf.out").iterdir())) == 1
+
+
+def test_an_environment_variable_cannot_change_the_output_format(project):
+    # GIVEN variables that would make cdktf write HCL or start Node differently
+    result = run_synth(
+        project, {"SYNTH_HCL_OUTPUT": "true", "NODE_OPTIONS": "--no-such-flag", "JSII_X": "1"}
+    )
+    # THEN they are ignored, each with a warning, and the output is Terraform JSON
+    assert result.returncode == 0, result.stderr
+    for name in ("SYNTH_HCL_OUTPUT", "NODE_OPTIONS", "JSII_X"):
+        assert f"warning: ignoring {name}:" in result.stderr
+    assert _complete(project / "cdktf.out")
+
+
+def test_a_failure_of_the_tool_exits_3_in_one_line_without_secrets(monkeypatch, capsys):
+    from scripts import synth
+
+    # GIVEN a failure that is not the configuration's, whose message holds a credential
+    token = "ghp_" + "N0tARealT0ken" * 3
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"jsii runtime died while holding {token}")
+
+    monkeypatch.setattr(synth, "synth", broken)
+    # WHEN make synth runs
+    status = synth.main([])
+    err = capsys.readouterr().err
+    # THEN it exits 3 (2 is for configuration mistakes), says so in one line, masks the token
+    assert status == 3
+    assert "synth failed (the tool, not your input): RuntimeError: jsii runtime died" in err
+    assert token not in err and "Traceback" not in err
