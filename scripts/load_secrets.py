@@ -20,28 +20,79 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
+from stacks.config.loader import read_yaml_file
+from stacks.config.redaction import printable, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = re.compile(
-    r"^(?P<mount>[A-Za-z0-9_.-]+)/(?P<path>[A-Za-z0-9_.{}/-]+)#(?P<key>[A-Za-z0-9_.-]+)$"
+    r"(?P<mount>[A-Za-z0-9_-]+)/(?P<path>[A-Za-z0-9_.{}/-]+)#(?P<key>[A-Za-z0-9_.-]+)"
 )
+# A section of the map writes into the Vault mount of its name, and nowhere else.
+SECTIONS = ("platform", "infrastructure")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+ENVIRONMENT = re.compile(r"[a-z][a-z0-9-]{0,15}")
 
 
 class LoadError(Exception):
-    pass
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = [printable(redact(p)) for p in problems]
+        super().__init__("\n".join(self.problems))
+
+
+def _path_problem(path: str) -> str:
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "has an empty, '.' or '..' path segment"
+    return ""
+
+
+def read_map(path: Path, section: str) -> dict[str, str]:
+    """The ``section`` of the secrets map, checked; raises LoadError naming every problem."""
+    shown = printable(path.name if path.parent == ROOT / "config" else str(path))
+    shown = f"config/{shown}" if path.parent == ROOT / "config" else shown
+    problems: list[str] = []
+    if section not in SECTIONS:
+        raise LoadError([f"--section {section!r}: not a section; sections: {', '.join(SECTIONS)}"])
+    data = read_yaml_file(path, shown, problems)
+    if problems:
+        raise LoadError(problems)
+    if not isinstance(data, dict) or not isinstance(data.get(section), dict):
+        found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise LoadError(
+            [f"{shown}: needs a mapping {section!r} of Doppler names to targets (found {found})"]
+        )
+    mapping = data[section]
+    for name, target in mapping.items():
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            problems.append(f"{shown}: {section}: {str(name)[:40]!r} is not a Doppler secret name")
+            continue
+        if not isinstance(target, str) or not (match := TARGET.fullmatch(target)):
+            problems.append(f"{shown}: {section}.{name}: is not <mount>/<path>#<key>")
+            continue
+        if match["mount"] != section:
+            problems.append(
+                f"{shown}: {section}.{name}: writes to mount {match['mount']!r}; the {section} "
+                f"section writes only under {section}/"
+            )
+        elif why := _path_problem(match["path"]):
+            problems.append(f"{shown}: {section}.{name}: {target!r} {why}")
+    if problems:
+        raise LoadError(problems)
+    return mapping
 
 
 def plan(mapping: dict[str, str], exported: dict[str, str], environment: str) -> dict:
     """(mount, path) -> {key: value}: what to write. Raises LoadError naming every problem."""
     problems = []
+    if not ENVIRONMENT.fullmatch(environment):
+        raise LoadError(
+            [f"--environment {environment[:40]!r}: an environment's name (e.g. main, staging)"]
+        )
     writes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
     for name, target in sorted(mapping.items()):
-        match = TARGET.match(target)
+        match = TARGET.fullmatch(target)
         if not match:
-            problems.append(
-                f"config/secrets-map.yaml: {name}: {target!r} is not <mount>/<path>#<key>"
-            )
+            problems.append(f"config/secrets-map.yaml: {name}: is not <mount>/<path>#<key>")
             continue
         if name not in exported:
             problems.append(f"the export has no {name} (expected for {target})")
@@ -52,12 +103,13 @@ def plan(mapping: dict[str, str], exported: dict[str, str], environment: str) ->
         path = match["path"].replace("{env}", environment)
         writes[(match["mount"], path)][match["key"]] = exported[name]
     if problems:
-        raise LoadError("\n".join(problems))
+        raise LoadError(problems)
     return dict(writes)
 
 
-def write(client, writes: dict) -> list[str]:
-    """Merge each secret's keys into Vault; return one line per secret (no values)."""
+def write(client, writes: dict, report=lambda line: None) -> list[str]:
+    """Merge each secret's keys into Vault; one line per secret (no values), reported as
+    each is done."""
     import hvac.exceptions
 
     done = []
@@ -74,9 +126,11 @@ def write(client, writes: dict) -> list[str]:
             current = {}
         if all(current.get(k) == v for k, v in data.items()):
             done.append(f"unchanged {mount}/{path} ({', '.join(sorted(data))})")
+            report(done[-1])
             continue
         kv.create_or_update_secret(path=path, secret={**current, **data}, mount_point=mount)
         done.append(f"wrote {mount}/{path} ({', '.join(sorted(data))})")
+        report(done[-1])
     return done
 
 
@@ -97,15 +151,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        exported = json.loads(raw)
+        try:
+            exported = json.loads(raw)
+        except ValueError as error:
+            # Not the decoder's message: it quotes the text around the error, a value.
+            raise LoadError(
+                [f"{printable(args.export)}: not JSON ({type(error).__name__})"]
+            ) from None
         if not isinstance(exported, dict):
-            raise ValueError("not a JSON object")
-        mapping = yaml.safe_load(args.map.read_text())[args.section]
+            raise LoadError([f"{printable(args.export)}: not a JSON object of names to values"])
+        mapping = read_map(args.map, args.section)
         writes = plan(mapping, exported, args.environment)
-    except (ValueError, KeyError, LoadError) as error:
+    except LoadError as error:
         # Messages name secrets and paths only: the export's values are never echoed.
-        message = error if isinstance(error, LoadError) else type(error).__name__
-        print(f"nothing written:\n{message}", file=sys.stderr)
+        print("nothing written:\n" + "\n".join(error.problems), file=sys.stderr)
         return 2
     if args.dry_run:
         for (mount, path), data in sorted(writes.items()):
@@ -120,10 +179,26 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     import hvac
+    import requests
 
     client = hvac.Client(url=os.environ["VAULT_ADDR"], token=os.environ["VAULT_TOKEN"])
-    for line in write(client, writes):
+    done: list[str] = []
+
+    def report(line: str) -> None:
+        done.append(line)
         print(line)
+
+    try:
+        write(client, writes, report=report)
+    except (hvac.exceptions.VaultError, requests.RequestException, ValueError) as error:
+        # The reason only: hvac's and requests' messages can carry the request (and its data).
+        print(
+            f"stopped after {len(done)} of {len(writes)} secrets: Vault at "
+            f"{printable(redact(os.environ['VAULT_ADDR']))} refused or could not be reached "
+            f"({type(error).__name__})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

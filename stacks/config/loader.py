@@ -166,6 +166,23 @@ def _read_text(path: Path, shown: str, problems: list[str]) -> str | None:
         return None
 
 
+def read_yaml_file(path: Path, shown: str, problems: list[str]) -> Any:
+    """One YAML file read as config/ files are (sizes, encodings, aliases, duplicate keys
+    checked); its data, or None with the problems added."""
+    text = _read_text(path, shown, problems)
+    if text is None:
+        return None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problems.append(f"{shown}: not valid YAML{where}: {getattr(exc, 'problem', exc)}")
+    except RecursionError:
+        problems.append(f"{shown}: nested too deeply to be a config file")
+    return None
+
+
 def _read_yaml(path: Path, root: Path, problems: list[str]) -> dict | None:
     shown = _shown(path, root)
     text = _read_text(path, shown, problems)
