@@ -14,6 +14,7 @@ from collections.abc import Callable
 import yaml
 
 from constructs_lib.validation import image_problem
+from stacks.config.redaction import secret_shape
 
 Rule = Callable[[dict], list[str]]
 ANYWHERE = {"0.0.0.0/0", "::/0"}
@@ -47,7 +48,35 @@ def no_literal_secrets(doc: dict) -> list[str]:
     ]
     if match := SECRET_PATTERNS.search(json.dumps(doc)):
         problems.append(f"a credential-shaped string appears: {match.group(0)[:12]}...")
+    # Inside base64 payloads too (Swarm configs, literal secret data), where the plain
+    # search above cannot see.
+    for where, text in _decoded_payloads(doc):
+        if SECRET_PATTERNS.search(text) or secret_shape(text):
+            problems.append(f"{where}: a base64 payload holds a credential-shaped string")
     return problems
+
+
+_BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4}){4,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+
+
+def _decoded_payloads(value, where: str = "") -> list[tuple[str, str]]:
+    """(path, decoded text) of every string in ``value`` that is base64 of UTF-8 text."""
+    import base64
+    import binascii
+
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _decoded_payloads(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _decoded_payloads(item, f"{where}[{index}]")
+    elif isinstance(value, str) and _BASE64.match(value):
+        try:
+            found.append((where, base64.b64decode(value, validate=True).decode()))
+        except (binascii.Error, UnicodeDecodeError):
+            pass
+    return found
 
 
 def only_web_ports_public(doc: dict) -> list[str]:

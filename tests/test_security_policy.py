@@ -37,6 +37,15 @@ def break_credential_in_env(s):
     return s[PLATFORM]
 
 
+def break_credential_in_a_config_file(s):
+    import base64
+
+    config = first(resources(s["layer_1"], "docker_config"))
+    text = base64.b64decode(config["data"]).decode() + "\ntoken: ghp_" + "N0tReal" * 6 + "\n"
+    config["data"] = base64.b64encode(text.encode()).decode()
+    return s["layer_1"]
+
+
 def break_public_database_port(s):
     fw = first(resources(s["layer_1"], "digitalocean_firewall"))
     fw["inbound_rule"].append(
@@ -154,6 +163,7 @@ def break_bucket(field, value):
 BROKEN = [
     ("no_literal_secrets", break_literal_secret),
     ("no_literal_secrets", break_credential_in_env),
+    ("no_literal_secrets", break_credential_in_a_config_file),
     ("only_web_ports_public", break_public_database_port),
     ("only_web_ports_public", break_published_port),
     ("ssh_only_from_admins", break_open_ssh),

@@ -30,8 +30,12 @@ _URL_PASSWORD = re.compile(
 )
 # Runs of base64 characters; "-" splits (hostnames like DigitalOcean's are many short parts).
 _WORD = re.compile(r"[A-Za-z0-9+/=_]{20,}")
-_DIGEST = re.compile(r"^(?:sha256:)?[a-f0-9]{64}$")
-ENTROPY_BITS = 4.0
+# Content digests and commit ids name things; they are not secret.
+_DIGEST = re.compile(r"^(?:sha256:)?(?:[a-f0-9]{40}|[a-f0-9]{64})$")
+ENTROPY_BITS = 3.5
+# Random text switches between lower case, upper case and digits at about every other
+# character; identifiers (TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305, VAULT_ADDR/v1/sys) seldom do.
+SWITCH_RATIO = 0.3
 
 
 def _entropy(text: str) -> float:
@@ -39,12 +43,20 @@ def _entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
+def _class(char: str) -> str:
+    return "d" if char.isdigit() else "u" if char.isupper() else "l"
+
+
 def _random_looking(word: str) -> bool:
-    """Long, mixed letters and digits, with the entropy of random key material."""
+    """Long, mixed letters and digits, switching case and digits like random key material
+    does, with its entropy."""
     if _DIGEST.match(word):
         return False
-    classes = sum(bool(re.search(p, word)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
-    return classes >= 2 and any(c.isdigit() for c in word) and _entropy(word) >= ENTROPY_BITS
+    core = [c for c in word if c.isalnum()]
+    if len(core) < 20 or not any(c.isdigit() for c in core):
+        return False
+    switches = sum(_class(a) != _class(b) for a, b in zip(core, core[1:], strict=False))
+    return switches / len(core) >= SWITCH_RATIO and _entropy(word) >= ENTROPY_BITS
 
 
 def secret_shape(text: str, *, public_keys: bool = False) -> str:
