@@ -7,6 +7,7 @@ applies every rule to every stack and shows each rule catching a broken input.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -72,10 +73,8 @@ def _decoded_payloads(value, where: str = "") -> list[tuple[str, str]]:
         for index, item in enumerate(value):
             found += _decoded_payloads(item, f"{where}[{index}]")
     elif isinstance(value, str) and _BASE64.match(value):
-        try:
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
             found.append((where, base64.b64decode(value, validate=True).decode()))
-        except (binascii.Error, UnicodeDecodeError):
-            pass
     return found
 
 

@@ -8,6 +8,7 @@ escapes control characters so a file name or value cannot rewrite the terminal.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -55,7 +56,7 @@ def _random_looking(word: str) -> bool:
     core = [c for c in word if c.isalnum()]
     if len(core) < 20 or not any(c.isdigit() for c in core):
         return False
-    switches = sum(_class(a) != _class(b) for a, b in zip(core, core[1:], strict=False))
+    switches = sum(_class(a) != _class(b) for a, b in itertools.pairwise(core))
     return switches / len(core) >= SWITCH_RATIO and _entropy(word) >= ENTROPY_BITS
 
 
