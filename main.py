@@ -40,9 +40,9 @@ def build(root: Path = ROOT, outdir: str | None = None):
     return app
 
 
-def main() -> int:
+def main(outdir: str | None = None) -> int:
     try:
-        app = build()
+        app = build(outdir=outdir)
     except ConfigError as error:
         count = len(error.problems)
         noun = "problem" if count == 1 else "problems"

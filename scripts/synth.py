@@ -116,10 +116,11 @@ def synth(root: Path = ROOT, outdir_name: str = "cdktf.out") -> int:
     staging = Path(tempfile.mkdtemp(prefix="gen-", dir=generations))
     swapped = False
     try:
-        # main.py runs in this process (one interpreter start, not two); cdktf reads the
-        # output directory from CDKTF_OUTDIR, as it does under `npx cdktf synth`.
+        # main.py runs in this process (one interpreter start, not two). The output
+        # directory is passed, not left to CDKTF_OUTDIR: jsii's Node runtime reads the
+        # environment once, when the first synthesis of a process starts it.
         os.environ["CDKTF_OUTDIR"] = str(staging)
-        status = runpy.run_path(str(root / "main.py"), run_name="synth")["main"]()
+        status = runpy.run_path(str(root / "main.py"), run_name="synth")["main"](str(staging))
         if status != 0:
             print(f"synth failed; {outdir_name}/ left unchanged", file=sys.stderr)
             return status
