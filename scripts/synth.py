@@ -13,6 +13,8 @@ Exit status: 0 done; 2 the configuration is wrong (every problem printed); 3 the
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import runpy
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import traceback
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from stacks.config.redaction import printable, redact
@@ -85,6 +88,8 @@ def check_output(staging: Path) -> list[str]:
 
 def _clean_generations(generations: Path, keep: Path | None) -> None:
     for entry in generations.iterdir() if generations.is_dir() else []:
+        if entry.name == "lock":
+            continue
         if keep is None or entry.resolve() != keep.resolve():
             if entry.is_symlink() or entry.is_file():
                 entry.unlink(missing_ok=True)
@@ -107,9 +112,27 @@ def swap_in(root: Path, outdir_name: str, staging: Path) -> None:
     _clean_generations(generations, keep=staging)
 
 
+@contextlib.contextmanager
+def _exclusive(generations: Path) -> Iterator[None]:
+    """One synthesis per checkout at a time: a second waits (each run cleans up what earlier
+    runs left in ``.cdktf.out/``, which would otherwise be another run's work in progress)."""
+    with (generations / "lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("waiting for another synthesis of this checkout to finish", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def synth(root: Path = ROOT, outdir_name: str = "cdktf.out") -> int:
     generations = root / GENERATIONS
     generations.mkdir(exist_ok=True)
+    with _exclusive(generations):
+        return _synth(root, outdir_name, generations)
+
+
+def _synth(root: Path, outdir_name: str, generations: Path) -> int:
     current = root / outdir_name
     # What an interrupted run left behind: everything but the current output.
     _clean_generations(generations, keep=current if current.is_symlink() else None)

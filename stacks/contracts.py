@@ -67,12 +67,18 @@ class EnvironmentNames:
         return f"{self.env}-legacy"
 
     @property
+    def identifier(self) -> str:
+        """The environment's name where only letters, digits and '_' may go (PostgreSQL and
+        InfluxDB names): '-' becomes '_' (environment names have no '_', so two never meet)."""
+        return self.env.replace("-", "_")
+
+    @property
     def database(self) -> str:
-        return f"sprocket_{self.env}"
+        return f"sprocket_{self.identifier}"
 
     @property
     def database_user(self) -> str:
-        return f"sprocket_{self.env}"
+        return f"sprocket_{self.identifier}"
 
     @property
     def spaces_key(self) -> str:
@@ -105,7 +111,7 @@ class EnvironmentNames:
 
     @property
     def influx_bucket(self) -> str:
-        return f"sprocket_{self.env}"
+        return f"sprocket_{self.identifier}"
 
     @property
     def bot_prefix(self) -> str:

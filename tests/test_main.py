@@ -244,7 +244,9 @@ def test_a_killed_synth_leaves_the_previous_output_whole_and_the_next_run_cleans
         assert tree_digest(project / "cdktf.out") == before, f"killed after {delay_s} s"
     # AND the next run leaves only its own output behind
     assert run_synth(project).returncode == 0
-    assert len(list((project / ".cdktf.out").iterdir())) == 1
+    assert sorted(p.name for p in (project / ".cdktf.out").iterdir() if p.name != "lock") == [
+        (project / "cdktf.out").resolve().name
+    ]
 
 
 def test_an_environment_variable_cannot_change_the_output_format(project):
@@ -276,3 +278,21 @@ def test_a_failure_of_the_tool_exits_3_in_one_line_without_secrets(monkeypatch, 
     assert status == 3
     assert "synth failed (the tool, not your input): RuntimeError: jsii runtime died" in err
     assert token not in err and "Traceback" not in err
+
+
+def test_two_syntheses_of_one_checkout_at_once_both_succeed(project):
+    # GIVEN two `make synth` started together in the same checkout
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(project / "scripts" / "synth.py")],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=300) for p in processes]
+    # THEN both succeed (the second waits for the first) and the output is whole
+    assert [p.returncode for p in processes] == [0, 0], results
+    assert _complete(project / "cdktf.out")

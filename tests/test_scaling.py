@@ -44,9 +44,10 @@ def test_more_replicas_changes_only_that_service(tmp_path, synth_dir):
 
 
 def unused_environment_name() -> str:
-    """A name no environment has, as name or as subdomain."""
+    """A name no environment has, as name or as subdomain; with a hyphen, which names
+    that allow only letters, digits and "_" (databases, buckets) must survive."""
     taken = set(ENVIRONMENTS) | {env.subdomain for env in CONFIG.environments.values()}
-    return next(f"new{i}" for i in itertools.count() if f"new{i}" not in taken)
+    return next(f"new-{i}" for i in itertools.count() if f"new-{i}" not in taken)
 
 
 def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(tmp_path, synth_dir):
@@ -70,7 +71,7 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
     assert not layer_2.removed
     added = {re.sub(r"_(Stored|Default)_[0-9A-F]{8}$", "", a) for a in layer_2.added}
     assert added == {
-        f"vault_policy.policy_platform_{new}_service",
+        f"vault_policy.policy_platform_{new.replace('-', '_')}_service",
         f"vault_token.platform_token_{new}",
         f"output.cross-stack-output-vault_tokenplatform_token_{new}client_token",
     }
