@@ -185,6 +185,21 @@ def assert_output_untouched(project: Path, before: dict[str, str]) -> None:
     ]
 
 
+def test_problems_in_different_files_are_reported_together(project, capsys, monkeypatch):
+    from scripts import synth
+
+    # GIVEN a mistake in images.yaml and another in an application's settings
+    for name in ("moving-image-tag", "app-setting-missing"):
+        next(case for case in CASES if case[0] == name)[1](project / "config")
+    monkeypatch.setenv("CDKTF_OUTDIR", "unset-by-the-test")
+    # WHEN synthesizing
+    assert synth.synth(project) == 2
+    err = capsys.readouterr().err
+    # THEN both are reported in one run
+    assert "config/images.yaml: redis: got 'redis:alpine'" in err, err
+    assert "config key auth.jwt_expiry is missing" in err, err
+
+
 @pytest.mark.parametrize(("name", "edit", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_precisely_and_leaves_output_alone(
     project, name, edit, expected, capsys, monkeypatch

@@ -297,7 +297,9 @@ def load_config(root: Path) -> InfraConfig:
                 "each environment needs its own subdomain"
             )
 
-    if cluster and applications and environments and not problems:
+    # The applications' contracts are checked whenever the files they need are valid, beside
+    # any other file's problems, so one run reports every problem at once.
+    if cluster and applications and environments:
         from stacks.applications import validate
 
         problems.extend(validate(cluster, environments, applications))
