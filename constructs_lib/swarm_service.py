@@ -82,7 +82,25 @@ __all__ = [
 
 
 def _duration(seconds: int) -> str:
-    return f"{seconds}s"
+    """``seconds`` as the provider reads a duration back: Go's time.Duration.String with a
+    trailing "m0s" and "h0m" cut (kreuzwerker/docker v3.6.2 resource_docker_service_structures.go
+    shortDur, lines 1306-1315: 60 s reads back "1m", 3600 s "1h"). Written any other way
+    ("60s"), every plan would show the service changed, for ever."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        text = f"{hours}h{minutes}m{secs}s"
+    elif minutes:
+        text = f"{minutes}m{secs}s"
+    else:
+        return f"{secs}s"
+    text = text.removesuffix("m0s") + ("m" if text.endswith("m0s") else "")
+    return text.removesuffix("h0m") + ("h" if text.endswith("h0m") else "")
+
+
+# max_failure_ratio as the provider reads it back: strconv.FormatFloat(ratio, 'f', 1, 64)
+# (resource_docker_service_structures.go:87), so "0.0", not "0" (a perpetual diff otherwise).
+MAX_FAILURE_RATIO = "0.0"
 
 
 def service_labels(props: SwarmServiceProps) -> dict[str, str]:
@@ -257,19 +275,19 @@ class SwarmService(Construct):
             ),
             update_config=ServiceUpdateConfig(
                 parallelism=1,
-                delay="10s",
+                delay=_duration(10),
                 failure_action="rollback",
                 monitor=_duration(props.update_monitor_s),
-                max_failure_ratio="0",
+                max_failure_ratio=MAX_FAILURE_RATIO,
                 order=order,
             ),
             rollback_config=ServiceRollbackConfig(
                 parallelism=1,
-                delay="0s",
+                delay=_duration(0),
                 # A rollback that fails too stops where it is for an operator to look at.
                 failure_action="pause",
                 monitor=_duration(props.update_monitor_s),
-                max_failure_ratio="0",
+                max_failure_ratio=MAX_FAILURE_RATIO,
                 order=order,
             ),
         )
