@@ -253,11 +253,15 @@ class SwarmService(Construct):
                 ),
                 # max_attempts 0 is no limit: swarmkit restarts whenever MaxAttempts == 0
                 # (manager/orchestrator/restart/restart.go, shouldRestart); the window only
-                # counts attempts against a limit, so none is set.
+                # counts attempts against a limit. It is written as "0s" all the same: the
+                # provider sends 0 and reads "0s" back into an attribute with no default
+                # (resource_docker_service.go:622-627, structures.go:461-463), so leaving it
+                # out shows a change in every plan (the rehearsal's read-back test).
                 restart_policy=ServiceTaskSpecRestartPolicy(
                     condition="any",
                     delay=_duration(props.restart_delay_s),
                     max_attempts=0,
+                    window=_duration(0),
                 ),
             ),
             endpoint_spec=ServiceEndpointSpec(

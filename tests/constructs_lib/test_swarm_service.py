@@ -41,7 +41,12 @@ def test_defaults_give_limits_restarts_that_never_give_up_and_rollback(synth_sta
         "memory_bytes": 128 * 2**20,
         "nano_cpus": 50_000_000,
     }
-    assert task["restart_policy"] == {"condition": "any", "delay": "5s", "max_attempts": 0}
+    assert task["restart_policy"] == {
+        "condition": "any",
+        "delay": "5s",
+        "max_attempts": 0,
+        "window": "0s",
+    }
     assert service["update_config"]["failure_action"] == "rollback"
     assert service["update_config"]["order"] == "start-first"
     assert service["rollback_config"]["order"] == "start-first"

@@ -377,3 +377,121 @@ def _resources(block: Mapping) -> dict:
     if block.get("memory_bytes"):
         result["MemoryBytes"] = int(block["memory_bytes"])
     return result
+
+
+# --- reading back: what the provider stores in state after a create or a refresh -----------
+# resourceDockerServiceRead flattens the engine's service spec (FN:82-162) with the flatteners
+# of ST:21-470; only the attributes the stacks write are mapped here.
+
+
+def short_dur(nanoseconds: int) -> str:
+    """``shortDur`` (ST:1306-1315): Go's time.Duration.String, a trailing "m0s"/"h0m" cut."""
+    seconds, rest = divmod(int(nanoseconds), 10**9)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    tail = f"{seconds}.{rest:09d}".rstrip("0").rstrip(".") + "s" if rest else f"{seconds}s"
+    text = f"{hours}h{minutes}m{tail}" if hours else f"{minutes}m{tail}" if minutes else tail
+    if text.endswith("m0s"):
+        text = text[:-2]
+    if text.endswith("h0m"):
+        text = text[:-2]
+    return text
+
+
+def _update_read(config: Mapping | None) -> dict | None:  # ST:76-91
+    if config is None:
+        return None
+    return {
+        "parallelism": config.get("Parallelism", 0),
+        "delay": short_dur(config.get("Delay", 0)),
+        "failure_action": config.get("FailureAction", ""),
+        "monitor": short_dur(config.get("Monitor", 0)),
+        "max_failure_ratio": f"{config.get('MaxFailureRatio', 0.0):.1f}",
+        "order": config.get("Order", ""),
+    }
+
+
+def _file_refs(refs: list[dict], kind: str) -> list[dict]:  # flattenServiceSecrets/Configs
+    return sorted(
+        (
+            {
+                f"{kind}_id": ref[f"{kind.capitalize()}ID"],
+                f"{kind}_name": ref.get(f"{kind.capitalize()}Name", ""),
+                "file_name": ref["File"]["Name"],
+                "file_uid": ref["File"]["UID"],
+                "file_gid": ref["File"]["GID"],
+                "file_mode": ref["File"]["Mode"],
+            }
+            for ref in refs
+        ),
+        key=lambda r: r["file_name"],
+    )
+
+
+def read_back(service: Mapping) -> dict:
+    """The state the provider records from ``GET /services/{id}``, for what the stacks write."""
+    spec = service["Spec"]
+    task, container = spec["TaskTemplate"], spec["TaskTemplate"]["ContainerSpec"]
+    resources = task.get("Resources") or {}
+    policy = task.get("RestartPolicy")
+    constraints = sorted((task.get("Placement") or {}).get("Constraints") or [])
+    read: dict[str, Any] = {
+        "name": spec["Name"],
+        "labels": dict(spec.get("Labels") or {}),
+        "mode": {"global": "Global" in spec["Mode"], **(
+            {"replicated": {"replicas": spec["Mode"]["Replicated"]["Replicas"]}}
+            if "Replicated" in spec["Mode"] else {}
+        )},
+        "update_config": _update_read(spec.get("UpdateConfig")),
+        "rollback_config": _update_read(spec.get("RollbackConfig")),
+        "task_spec": {
+            "container_spec": {
+                "image": container.get("Image"),
+                "command": container.get("Command"),
+                "args": container.get("Args"),
+                "hostname": container.get("Hostname"),
+                "env": dict(item.split("=", 1) for item in container.get("Env", [])) or None,
+                "user": container.get("User"),
+                "groups": container.get("Groups"),
+                "stop_grace_period": short_dur(container["StopGracePeriod"])
+                if "StopGracePeriod" in container else None,
+                "healthcheck": {
+                    "test": container["Healthcheck"].get("Test"),
+                    "interval": short_dur(container["Healthcheck"].get("Interval", 0)),
+                    "timeout": short_dur(container["Healthcheck"].get("Timeout", 0)),
+                    "start_period": short_dur(container["Healthcheck"].get("StartPeriod", 0)),
+                    "retries": container["Healthcheck"].get("Retries", 0),
+                } if container.get("Healthcheck") else None,
+                "secrets": _file_refs(container.get("Secrets", []), "secret") or None,
+                "configs": _file_refs(container.get("Configs", []), "config") or None,
+                "cap_add": container.get("CapabilityAdd"),
+                "mounts": sorted(
+                    ({"target": m["Target"], "source": m.get("Source", ""), "type": m["Type"],
+                      "read_only": m.get("ReadOnly", False)} for m in container.get("Mounts", [])),
+                    key=lambda m: m["target"],
+                ) or None,
+            },
+            "resources": {
+                "limits": {
+                    "memory_bytes": (resources.get("Limits") or {}).get("MemoryBytes", 0),
+                    "nano_cpus": (resources.get("Limits") or {}).get("NanoCPUs", 0),
+                },
+                "reservation": {
+                    "memory_bytes": (resources.get("Reservations") or {}).get("MemoryBytes", 0),
+                    "nano_cpus": (resources.get("Reservations") or {}).get("NanoCPUs", 0),
+                },
+            },
+            # flattenTaskRestartPolicy (ST:444-466): every pointer the engine returns is set.
+            "restart_policy": {
+                "condition": policy.get("Condition"),
+                "delay": short_dur(policy["Delay"]) if "Delay" in policy else None,
+                "max_attempts": policy.get("MaxAttempts"),
+                "window": short_dur(policy["Window"]) if "Window" in policy else None,
+            } if policy else None,
+            "placement": {"constraints": constraints},
+            "networks_advanced": sorted(
+                ({"name": n["Target"]} for n in task.get("Networks", [])), key=lambda n: n["name"]
+            ) or None,
+        },
+    }  # fmt: skip
+    return read
