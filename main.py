@@ -63,16 +63,11 @@ def run() -> int:
     try:
         return main()
     except Exception as error:
-        from stacks.config.redaction import printable, redact
+        from stacks.config.redaction import tool_failure
 
         if os.environ.get("SYNTH_DEBUG"):
             raise
-        message = printable(redact(str(error)))[:300]
-        print(
-            f"synth failed (the tool, not your input): {type(error).__name__}: {message} "
-            "(SYNTH_DEBUG=1 shows the traceback)",
-            file=sys.stderr,
-        )
+        print(f"{tool_failure(error)} (SYNTH_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 3
 
 

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from stacks.config.redaction import printable, redact
+from stacks.config.redaction import printable, tool_failure
 
 ROOT = Path(__file__).resolve().parent.parent
 USER_ERROR, TOOL_ERROR = 2, 3
@@ -59,17 +59,13 @@ def summary(stack_dir: Path) -> str:
 def scrub_environment(environ: dict[str, str]) -> list[str]:
     """Drop the variables that would change the output's format or the runtime's start;
     a warning for each."""
-    dropped = [name for name in IGNORED_VARIABLES if name in environ]
-    dropped += [
-        name
-        for name in environ
-        if name.startswith("JSII_") and name not in ALLOWED_JSII_VARIABLES and name not in dropped
-    ]
-    for name in dropped:
+    reasons = {name: why for name, why in IGNORED_VARIABLES.items() if name in environ}
+    for name in environ:
+        if name.startswith("JSII_") and name not in ALLOWED_JSII_VARIABLES:
+            reasons.setdefault(name, "it changes how the jsii Node runtime starts")
+    for name in reasons:
         del environ[name]
-    return [
-        f"warning: ignoring {name}: make synth always writes Terraform JSON" for name in dropped
-    ]
+    return [f"warning: ignoring {printable(name)}: {why}" for name, why in sorted(reasons.items())]
 
 
 def check_output(staging: Path) -> list[str]:
@@ -186,10 +182,8 @@ def main(argv: list[str]) -> int:
     except Exception as error:  # the tool failed: the user gets one line, not a traceback
         if os.environ.get("SYNTH_DEBUG"):
             traceback.print_exc()
-        message = printable(redact(str(error)))[:300]
         print(
-            f"synth failed (the tool, not your input): {type(error).__name__}: {message}; "
-            "cdktf.out/ left unchanged (SYNTH_DEBUG=1 shows the traceback)",
+            f"{tool_failure(error)}; cdktf.out/ left unchanged (SYNTH_DEBUG=1 shows the traceback)",
             file=sys.stderr,
         )
         return TOOL_ERROR

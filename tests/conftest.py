@@ -211,7 +211,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """The rehearsal's deviations from production and its timings, when it ran."""
-    report = config.cache.mkdir("rehearsal") / "report.txt"  # tests/e2e/conftest.py
+    from tests.e2e.conftest import rehearsal_report
+
+    report = rehearsal_report(config)
     started = getattr(config, "_sprocket_started", None)
     if started is not None and report.exists() and report.stat().st_mtime >= started:
         terminalreporter.section("real Docker engine rehearsal")

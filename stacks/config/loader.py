@@ -185,18 +185,9 @@ def read_yaml_file(path: Path, shown: str, problems: list[str]) -> Any:
 
 def _read_yaml(path: Path, root: Path, problems: list[str]) -> dict | None:
     shown = _shown(path, root)
-    text = _read_text(path, shown, problems)
-    if text is None:
-        return None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problems.append(f"{shown}: not valid YAML{where}: {getattr(exc, 'problem', exc)}")
-        return None
-    except RecursionError:
-        problems.append(f"{shown}: nested too deeply to be a config file")
+    found = len(problems)
+    data = read_yaml_file(path, shown, problems)
+    if len(problems) > found:
         return None
     if not isinstance(data, dict):
         problems.append(f"{shown}: must be a mapping of keys to values, got {_describe(data)}")

@@ -84,6 +84,13 @@ def redact(message: str) -> str:
     return _WORD.sub(lambda m: REDACTED if _random_looking(m[0]) else m[0], message)
 
 
+def tool_failure(error: BaseException) -> str:
+    """The one line a failure of the tool itself (not of the user's input) is reported with:
+    its kind and message, masked, escaped and cut short."""
+    message = printable(redact(str(error)))[:300]
+    return f"synth failed (the tool, not your input): {type(error).__name__}: {message}"
+
+
 def printable(text: str) -> str:
     """``text`` with control characters (and other non-printables) escaped."""
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)

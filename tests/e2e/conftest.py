@@ -7,8 +7,11 @@ import pytest
 from tests.conftest import CONFIG, ENVIRONMENTS
 from tests.e2e.openbao import bao_dev_server  # noqa: F401  (a fixture)
 
-# The rehearsal's report, printed at the end of the run (tests/conftest.py).
-REHEARSAL_REPORT = "rehearsal/report.txt"
+
+def rehearsal_report(config: pytest.Config):
+    """Where the rehearsal's report goes, to be printed at the end of the run
+    (tests/conftest.py)."""
+    return config.cache.mkdir("rehearsal") / "report.txt"
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENTS)
@@ -37,7 +40,7 @@ def swarm(stacks, tmp_path_factory, request) -> Iterator:
     environment = rehearsed_environment()
     others = tuple(env for env in ENVIRONMENTS if env != environment)
     workdir = tmp_path_factory.mktemp("rehearsal")
-    report = request.config.cache.mkdir("rehearsal") / "report.txt"
+    report = rehearsal_report(request.config)
     # (One engine per machine: every test that uses it is in tests/e2e/test_swarm.py, which
     # --dist loadfile keeps on one worker.)
     session = None

@@ -352,20 +352,16 @@ def test_a_failed_update_rolls_back_and_leaves_a_task_running(swarm):
     service = _rollback_target(swarm)
     good = copy.deepcopy(service.body)
     # WHEN Terraform applies the release
-    with pytest.raises(ApplyFailed) if service.resource.get("converge_config") else _nothing():
+    with (
+        pytest.raises(ApplyFailed)
+        if service.resource.get("converge_config")
+        else contextlib.nullcontext()
+    ):
         swarm.rehearsal.update_service(service, _failing(good))
     # THEN Swarm rolls the update back and the previous release runs again
     assert _wait_for_update_outcome(swarm, service) == "rollback_completed"
     service.body = good
     assert swarm.rehearsal.wait_converged(60, [service.name]) == {}
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_a_failed_update_that_rotated_a_secret_rolls_back_to_the_old_secret(swarm):

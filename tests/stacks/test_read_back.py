@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import STACK_NAMES, resources
 from tests.e2e.swarm.provider import duration
+from tests.e2e.swarm.provider import short_dur as provider_short_dur
 
 DURATION_KEYS = {
     "delay",
@@ -26,29 +27,9 @@ DURATION_KEYS = {
 }
 
 
-def go_duration_string(nanoseconds: int) -> str:
-    """Go's time.Duration.String for whole seconds and more (what the stacks write)."""
-    if nanoseconds == 0:
-        return "0s"
-    seconds = nanoseconds / 1e9
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    fraction = seconds - int(seconds)
-    secs_text = f"{secs + fraction:g}s"
-    if hours:
-        return f"{hours}h{minutes}m{secs_text}"
-    if minutes:
-        return f"{minutes}m{secs_text}"
-    return secs_text
-
-
 def short_dur(text: str) -> str:
-    s = go_duration_string(duration(text))
-    if s.endswith("m0s"):
-        s = s[:-2]
-    if s.endswith("h0m"):
-        s = s[:-2]
-    return s
+    """``text`` as the provider reads it back (its shortDur, tests/e2e/swarm/provider.py)."""
+    return provider_short_dur(duration(text))
 
 
 def _walk(value, path=()):

@@ -27,6 +27,7 @@ import contextlib
 import http.client
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -121,10 +122,6 @@ class EngineApi:
         self.request("DELETE", path, **kwargs)
 
     # --- a few compound calls -------------------------------------------------------------
-
-    def services(self, **filters: list[str]) -> list[dict]:
-        query = {"filters": json.dumps(filters)} if filters else None
-        return self.request("GET", "/services", query=query).json()
 
     def tasks(self, service: str | None = None, **filters: list[str]) -> list[dict]:
         if service is not None:
@@ -276,7 +273,7 @@ class Engine:
         listing = _run("iptables", "-S", "DOCKER-USER").stdout.splitlines()
         for line in listing:
             if EGRESS_COMMENT in line and line.startswith("-A "):
-                _run("iptables", *(["-D", *_split_rule(line[3:])]))
+                _run("iptables", "-D", *shlex.split(line[3:]))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -310,12 +307,6 @@ def reap_stale_engines() -> None:
                 os.kill(pid, 0)
                 time.sleep(0.2)
         stale.stop()
-
-
-def _split_rule(rule: str) -> list[str]:
-    import shlex
-
-    return shlex.split(rule)
 
 
 def _kill_leftovers(root: Path) -> None:

@@ -317,28 +317,6 @@ def evaluate_document(value: Any, resolve: Resolver) -> Any:
     return value
 
 
-def references_in(value: Any) -> set[Reference]:
-    """Every reference a document's expressions name (each resolved to a placeholder)."""
-    seen: set[Reference] = set()
-
-    def record(reference: Reference) -> str:
-        seen.add(reference)
-        return "x"
-
-    def walk(item: Any) -> None:
-        if isinstance(item, str):
-            evaluate_string(item, record)
-        elif isinstance(item, list):
-            for element in item:
-                walk(element)
-        elif isinstance(item, dict):
-            for element in item.values():
-                walk(element)
-
-    walk(value)
-    return seen
-
-
 # --- the functions, as Terraform defines them --------------------------------------------
 
 
