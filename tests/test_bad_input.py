@@ -87,7 +87,13 @@ def replace_with_directory(relative: str) -> Edit:
 FAKE_GITHUB_TOKEN = "ghp_" + "T3stT0kenNotReal" * 3
 FAKE_PASSWORD = "hunter2-not-a-real-one"
 FAKE_PRIVATE_KEY = (
-    "-" * 5 + "BEGIN PGP PRIVATE KEY BLOCK" + "-" * 5 + "\nbm90IGEga2V5\n" + "-" * 5 + "END PGP PRIVATE KEY BLOCK" + "-" * 5
+    "-" * 5
+    + "BEGIN PGP PRIVATE KEY BLOCK"
+    + "-" * 5
+    + "\nbm90IGEga2V5\n"
+    + "-" * 5
+    + "END PGP PRIVATE KEY BLOCK"
+    + "-" * 5
 )
 BOMB = "".join(f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}, *l{i - 1}]\n" for i in range(1, 9))
 

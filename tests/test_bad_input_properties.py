@@ -36,7 +36,13 @@ FILES = (
 SECRETS = (
     "ghp_" + "Hyp0thesisT0ken" * 3,
     "postgres://ops:Hyp0thesis-pw-7@db.example.com:5432/app",
-    "-" * 5 + "BEGIN OPENSSH PRIVATE KEY" + "-" * 5 + "\nSHlwb3RoZXNpcw==\n" + "-" * 5 + "END OPENSSH PRIVATE KEY" + "-" * 5,
+    "-" * 5
+    + "BEGIN OPENSSH PRIVATE KEY"
+    + "-" * 5
+    + "\nSHlwb3RoZXNpcw==\n"
+    + "-" * 5
+    + "END OPENSSH PRIVATE KEY"
+    + "-" * 5,
     "Qm9yNnhT1kP9wZ4rL2vX8cJ5hN3dF7gA",
 )
 SECRET_MARKS = (
