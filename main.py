@@ -24,6 +24,7 @@ def build(root: Path = ROOT, outdir: str | None = None):
     config = load_config(root)  # before importing cdktf: bad input fails fast
     from cdktf import App
 
+    from stacks.capacity import capacity_problems, demands_of
     from stacks.layer_1 import Layer1Stack
     from stacks.layer_2 import Layer2Stack
     from stacks.platform import PlatformStack
@@ -37,6 +38,10 @@ def build(root: Path = ROOT, outdir: str | None = None):
         PlatformStack(
             app, f"platform-{name}", config, environment, layer_1.outputs, layer_2.outputs
         )
+    # The services of every stack share the nodes: checked together, before anything is written.
+    problems = capacity_problems(config.cluster.swarm.nodes, demands_of(app))
+    if problems:
+        raise ConfigError(problems)
     return app
 
 

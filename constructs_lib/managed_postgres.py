@@ -33,8 +33,9 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 @dataclass(frozen=True, kw_only=True)
 class ManagedPostgresDatabaseProps:
     cluster_name: str
-    # Database and user name. Changing it after the first deploy creates an empty database;
-    # the old one is kept (prevent_destroy).
+    # Database and user name. Both are ForceNew (digitalocean v2.71.0
+    # database/resource_database_db.go:27-38, resource_database_user.go:31-42), and the
+    # database's prevent_destroy refuses the replacement: a change stops the plan.
     name: str
 
     def __post_init__(self) -> None:

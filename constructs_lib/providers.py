@@ -17,6 +17,12 @@ from cdktf_cdktf_provider_docker.provider import DockerProvider, DockerProviderR
 from cdktf_cdktf_provider_random.provider import RandomProvider
 from cdktf_cdktf_provider_vault.provider import VaultProvider
 
+# The bindings (cdktf-cdktf-provider-docker 12.0.3) were generated for kreuzwerker/docker
+# 3.6.2; the stacks require 3.9.0, where a service's labels (its Traefik routes) update in
+# place instead of replacing the service. Every attribute the bindings write means the same
+# there: docs/decisions/docker-provider-version.md.
+DOCKER_PROVIDER_VERSION = "3.9.0"
+
 
 def use_docker(
     stack: TerraformStack, *, registry: tuple[str, str, str] | None = None
@@ -27,6 +33,7 @@ def use_docker(
     if registry:
         address, username, password = registry
         auth = [DockerProviderRegistryAuth(address=address, username=username, password=password)]
+    stack.add_override("terraform.required_providers.docker.version", DOCKER_PROVIDER_VERSION)
     return DockerProvider(stack, "docker", registry_auth=auth)
 
 

@@ -26,3 +26,38 @@ def pinned_image(scope: Construct, id: str, reference: str, *, by_digest: bool) 
         return reference
     lookup = DataDockerRegistryImage(scope, id, name=reference)
     return f"{reference}@{lookup.sha256_digest}"
+
+
+class StackImages:
+    """The images of a configuration (``config/images.yaml``), each resolved to the digest its
+    tag points at when the plan is made, once per stack and only for the images the stack
+    uses. A reference that already carries a digest is used as it is.
+
+        images = stack_images(self, config.images)
+        SwarmServiceProps(name="redis", image=images.redis, ...)  # redis:8.10.1@sha256:...
+    """
+
+    def __init__(self, stack: Construct, images: object) -> None:
+        self._stack, self._images, self._resolved = stack, images, {}
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._resolved:
+            reference = getattr(self._images, name)
+            self._resolved[name] = pinned_image(
+                self._stack, f"image_{name}", reference, by_digest="@" not in reference
+            )
+        return self._resolved[name]
+
+
+def stack_images(scope: Construct, images: object) -> StackImages:
+    """The ``StackImages`` of the stack ``scope`` is in (one data source per image and stack)."""
+    from cdktf import TerraformStack
+
+    stack = TerraformStack.of(scope)
+    found = getattr(stack, "_sprocket_images", None)
+    if found is None:
+        found = StackImages(stack, images)
+        stack._sprocket_images = found
+    return found

@@ -26,6 +26,17 @@ SPACES_SKIP_FLAGS = {
 }
 
 
+# What the deploy environment must also set. From Terraform 1.11.2 (AWS SDK for Go v2 S3
+# module 1.75) the SDK adds CRC32 checksums to uploads and asks for checksums on downloads
+# unless told otherwise, and skip_s3_checksum does not stop it (hashicorp/terraform#36704,
+# open; no release sets the SDK option). S3-compatible stores may reject those headers.
+# tests/e2e/test_remote_state.py records what real Terraform sends, with and without these.
+S3_COMPATIBLE_ENVIRONMENT = {
+    "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+    "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class SpacesBackendSettings:
     bucket: str

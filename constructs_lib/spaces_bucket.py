@@ -2,7 +2,8 @@
 
 Creates one ``digitalocean_spaces_bucket`` with ``acl = private``, versioning on,
 ``force_destroy = false`` and ``prevent_destroy``: a bucket holding Vault's storage
-or uploaded replays is not something a plan should ever remove.
+or uploaded replays is not something a plan should ever remove. A new name stops the plan
+too (constructs_lib/rename_guard.py).
 
     bucket = SpacesBucket(self, "vault_storage", SpacesBucketProps(
         name="vault-secrets", region="nyc3"))
@@ -23,14 +24,16 @@ from cdktf_cdktf_provider_digitalocean.spaces_key import SpacesKey, SpacesKeyGra
 from constructs import Construct
 
 from constructs_lib.errors import raise_if
+from constructs_lib.rename_guard import rename_guard
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True, kw_only=True)
 class SpacesBucketProps:
-    # Globally unique within the region. Changing it after the first deploy is a new,
-    # empty bucket (the old one is kept: prevent_destroy).
+    # Globally unique within the region. The provider would "rename" in place, rewriting only
+    # its state (digitalocean v2.71.0 spaces/resource_spaces_bucket.go:35-39, no ForceNew;
+    # Update, 271-306, never renames), so a change stops the plan instead (rename_guard).
     name: str
     region: str
 
@@ -60,6 +63,7 @@ class SpacesBucket(Construct):
             versioning=SpacesBucketVersioning(enabled=True),
             lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
         )
+        rename_guard(self.resource, self, "Name", props.name)
         self.name = self.resource.name
 
     def access_key(self, id: str, key_name: str, *, read_only: bool = False) -> SpacesKey:

@@ -65,8 +65,15 @@ NANO = 1_000_000_000
 # How long an apply waits for one service to converge: a start period of a minute, the update
 # monitor, and a rollback's own start and monitor after a failed update.
 CONVERGE_TIMEOUT_S = 300
+# The node label of the one node that holds the volumes (config/cluster.yaml swarm.nodes).
+VOLUME_NODE_LABEL = "sprocket.volumes"
+VOLUME_NODE_CONSTRAINT = f"node.labels.{VOLUME_NODE_LABEL} == true"
+# The smallest default memory reservation.
+MIN_RESERVATION_MIB = 16
 
 __all__ = [
+    "VOLUME_NODE_CONSTRAINT",
+    "VOLUME_NODE_LABEL",
     "BindMount",
     "ConfigFile",
     "Healthcheck",
@@ -83,9 +90,10 @@ __all__ = [
 
 def _duration(seconds: int) -> str:
     """``seconds`` as the provider reads a duration back: Go's time.Duration.String with a
-    trailing "m0s" and "h0m" cut (kreuzwerker/docker v3.6.2 resource_docker_service_structures.go
-    shortDur, lines 1306-1315: 60 s reads back "1m", 3600 s "1h"). Written any other way
-    ("60s"), every plan would show the service changed, for ever."""
+    trailing "m0s" and "h0m" cut (kreuzwerker/docker v3.9.0, unchanged since v3.6.2,
+    resource_docker_service_structures.go shortDur, lines 1306-1315: 60 s reads back "1m",
+    3600 s "1h"). Written any other way ("60s"), every plan would show the service changed,
+    for ever."""
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -120,7 +128,15 @@ class SwarmService(Construct):
         mounts = [
             ServiceTaskSpecContainerSpecMounts(
                 type="volume",
-                source=Volume(self, f"Volume-{slug(v.name)}", name=f"{props.name}-{v.name}").name,
+                source=Volume(
+                    self,
+                    f"Volume-{slug(v.name)}",
+                    name=f"{props.name}-{v.name}",
+                    # Every attribute of docker_volume is ForceNew (kreuzwerker/docker v3.9.0
+                    # resource_docker_volume.go:41-67): a change would delete the data. The
+                    # plan stops instead (docs/changes.md says how to move a volume on purpose).
+                    lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+                ).name,
                 target=v.target,
                 read_only=v.read_only,
             )
@@ -188,9 +204,18 @@ class SwarmService(Construct):
         constraints = list(props.constraints)
         if props.placement is not PlacementRole.ANY:
             constraints.insert(0, f"node.role == {props.placement.value}")
+        if props.volumes and not props.global_mode:
+            # A Docker volume lives on one node; started anywhere else, the service would
+            # find an empty one. A global service keeps one volume per node by design.
+            constraints.append(VOLUME_NODE_CONSTRAINT)
+        self.constraints = tuple(constraints)
 
-        memory_reservation = props.memory_reservation_mib or max(6, props.memory_limit_mib // 2)
-        cpu_reservation = props.cpu_reservation or props.cpu_limit / 10
+        memory_reservation = props.memory_reservation_mib or max(
+            MIN_RESERVATION_MIB, props.memory_limit_mib // 8
+        )
+        cpu_reservation = props.cpu_reservation or props.cpu_limit / 20
+        self.memory_reservation_mib = memory_reservation
+        self.cpu_reservation = cpu_reservation
         order = props.update_order.value
 
         self.resource = Service(
@@ -206,8 +231,8 @@ class SwarmService(Construct):
             else None,
             labels=[ServiceLabels(label=k, value=v) for k, v in service_labels(props).items()],
             # The apply waits for each create and update to converge and fails on a rollback
-            # (kreuzwerker/docker v3.6.2 resource_docker_service_funcs.go:51-79, 192-214,
-            # 427-443). Without it the apply goes on at once and destroys a rotated secret's
+            # (kreuzwerker/docker v3.9.0 resource_docker_service_funcs.go:52-80, 200-222,
+            # 434-450). Without it the apply goes on at once and destroys a rotated secret's
             # old version, which the rollback of a failed update then cannot find: nothing
             # runs (shown on a real engine, tests/e2e/test_swarm.py). Not for global services:
             # the provider counts replicas (resource_docker_service.go:953).

@@ -115,6 +115,8 @@ class SwarmServiceProps:
     labels: Mapping[str, str] = field(default_factory=dict)
     # Default: reachable only from its networks, never through Traefik.
     routes: Sequence[TraefikRoute] = ()
+    # A replicated service with a volume runs only on the node labelled sprocket.volumes=true
+    # (a volume is local to its node); a global one keeps a volume on every node it runs on.
     volumes: Sequence[VolumeMount] = ()
     binds: Sequence[BindMount] = ()
     config_files: Sequence[ConfigFile] = ()
@@ -122,10 +124,12 @@ class SwarmServiceProps:
     # Default: no published ports; public traffic goes through Traefik.
     published_ports: Sequence[PublishedPort] = ()
     memory_limit_mib: int = 256
-    # Default: half the limit is reserved, so the scheduler never overcommits a node.
+    # Default: an eighth of the limit (at least 16 MiB). A reservation is what the scheduler
+    # sets aside on a node for the task; a task whose reservation fits on no node is not
+    # started at all. It is a floor, not a measurement: set it from what the service uses.
     memory_reservation_mib: int | None = None
     cpu_limit: float = 0.5
-    # Default: a tenth of the limit.
+    # Default: a twentieth of the limit. Like memory, it decides where a task may start.
     cpu_reservation: float | None = None
     # Seconds between restarts. A service restarts on any exit and never gives up: Swarm stops
     # restarting a task for good once max_attempts is used up within the window, which left

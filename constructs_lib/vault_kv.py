@@ -15,19 +15,23 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cdktf import Fn
+from cdktf import Fn, TerraformResourceLifecycle
 from cdktf_cdktf_provider_vault.kv_secret_v2 import KvSecretV2
 from cdktf_cdktf_provider_vault.mount import Mount
 from constructs import Construct
 
 from constructs_lib.errors import raise_if
+from constructs_lib.rename_guard import rename_guard
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 @dataclass(frozen=True, kw_only=True)
 class VaultKvMountProps:
-    # Mount path. Changing it after the first deploy makes a new, empty mount.
+    # Mount path. The provider would remount in place, moving every secret (vault v5.6.0
+    # vault/resource_mount.go:26-31 ForceNew false, 312-328 sys/remount), and every
+    # vault_kv_secret_v2 under it would be replaced (its mount is ForceNew,
+    # resource_kv_secret_v2.go:61-75): a change stops the plan instead (rename_guard).
     path: str
     description: str = ""
 
@@ -48,7 +52,10 @@ class VaultKvMount(Construct):
             type="kv",
             options={"version": "2"},
             description=props.description,
+            # Operators' secrets (manual/) exist only here: never destroyed by a plan.
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
         )
+        rename_guard(self.resource, self, "Path", props.path)
         # Referencing the resource (not the literal) orders writes after the mount exists.
         self.path = self.resource.path
 

@@ -38,6 +38,7 @@ def ensure_state_bucket(client, bucket: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     import boto3
+    from botocore.config import Config
 
     sys.path.insert(0, str(ROOT))
     from stacks.config import ConfigError, load_config
@@ -51,7 +52,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration is invalid:\n{error}", file=sys.stderr)
         return 2
     endpoint = args.endpoint or f"https://{cluster.spaces_region}.digitaloceanspaces.com"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    # Spaces is not AWS: no flexible-checksum headers (constructs_lib/remote_state.py).
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
     for line in ensure_state_bucket(client, cluster.state.bucket):
         print(line)
     return 0

@@ -23,8 +23,9 @@ from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.swarm_service import RegistryLogin
 from stacks.config import ClusterConfig, RegistryConfig
 
-# The S3 backend's use_lockfile needs Terraform 1.10 (docs/decisions/state-locking.md).
-REQUIRED_TERRAFORM = ">= 1.10.0"
+# The S3 backend's use_lockfile is experimental in Terraform 1.10 and generally available from
+# 1.11.0 (its CHANGELOG, 1.11.0) (docs/decisions/state-locking.md).
+REQUIRED_TERRAFORM = ">= 1.11.0"
 
 
 class SprocketStack(TerraformStack):

@@ -20,6 +20,7 @@ from constructs_lib.docker_socket_proxy import DockerSocketProxy, DockerSocketPr
 from constructs_lib.droplet_firewall import DropletFirewall, DropletFirewallProps
 from constructs_lib.ingress_dns import IngressDns, IngressDnsProps
 from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
+from constructs_lib.registry_image import stack_images
 from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps
 from constructs_lib.stack_output import export
@@ -67,7 +68,7 @@ UNSEALED_PLACEHOLDER = "# unset: Vault waits sealed for an operator (docs/vault.
 class Layer1Stack(SprocketStack):
     def __init__(self, scope: Construct, id: str, config: InfraConfig) -> None:
         super().__init__(scope, id, config.cluster)
-        cluster, images = config.cluster, config.images
+        cluster, images = config.cluster, stack_images(self, config.images)
 
         ingress, vault_ingress, vault_net, socket_net = (
             OverlayNetwork(self, id_, OverlayNetworkProps(name=name, internal=internal))

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
 from constructs_lib.providers import use_vault
+from constructs_lib.registry_image import stack_images
 from constructs_lib.stack_output import export
 from constructs_lib.vault_config import spaces_endpoint
 from stacks.base import SprocketStack
@@ -50,7 +51,7 @@ class Layer2Stack(SprocketStack):
         self, scope: Construct, id: str, config: InfraConfig, layer_1: Layer1Outputs
     ) -> None:
         super().__init__(scope, id, config.cluster, random=True)
-        cluster, images = config.cluster, config.images
+        cluster, images = config.cluster, stack_images(self, config.images)
         use_vault(self, layer_1.vault_address)
 
         # "Default" keeps Vault's resources at the addresses they had at stack scope

@@ -31,7 +31,7 @@ from constructs import Construct
 from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProps
 from constructs_lib.managed_postgres import ManagedPostgresDatabase
 from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
-from constructs_lib.registry_image import pinned_image
+from constructs_lib.registry_image import pinned_image, stack_images
 from constructs_lib.swarm_secret import (
     generated_value_secret,
     text_value,
@@ -68,7 +68,7 @@ class LegacyPlatform(Construct):
         registry_login: RegistryLogin | None,
     ) -> None:
         super().__init__(scope, id)
-        cluster, images = config.cluster, config.images
+        cluster, images = config.cluster, stack_images(self, config.images)
         network = OverlayNetwork(
             self, "network", OverlayNetworkProps(name=names.legacy_network)
         ).ref

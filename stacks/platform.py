@@ -24,6 +24,7 @@ from constructs import Construct
 from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProps
 from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPostgresDatabaseProps
 from constructs_lib.providers import use_vault
+from constructs_lib.registry_image import stack_images
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps, spaces_access_key
 from constructs_lib.stack_output import export
 from constructs_lib.swarm_secret import SwarmSecret, generated_value_secret
@@ -114,7 +115,7 @@ class PlatformStack(SprocketStack):
             ),
         )
         self.datastores = EnvironmentDatastores(
-            self, "datastores", names=names, images=config.images
+            self, "datastores", names=names, images=stack_images(self, config.images)
         ).endpoints
 
         # --- Secret values, one Swarm secret each, shared by the apps that read them ---

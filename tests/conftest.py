@@ -65,6 +65,21 @@ def layer_1(stacks: dict[str, dict]) -> dict:
     return stacks["layer_1"]
 
 
+def digest_pinned(document: dict, image: str) -> str:
+    """The configured reference of a service ``image`` pinned at plan time,
+    ``<reference>@${data.docker_registry_image.<id>.sha256_digest}``, where the data source
+    looks up that same reference; fails the test for anything else."""
+    import re
+
+    found = re.fullmatch(
+        r"([^@$]+)@\$\{data\.docker_registry_image\.([\w-]+)\.sha256_digest\}", image
+    )
+    assert found, f"{image!r} is not pinned to a digest read at plan time"
+    reference, lookup = found.groups()
+    assert document["data"]["docker_registry_image"][lookup]["name"] == reference, image
+    return reference
+
+
 def resources(document: dict, kind: str) -> dict[str, dict]:
     return document.get("resource", {}).get(kind, {})
 

@@ -70,7 +70,7 @@ def test_synth_writes_every_stack_prints_a_summary_and_leaks_no_credential(proje
     result = run_synth(project, SENTINELS)
     # THEN synthesis succeeds and summarizes each stack on one line
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("layer_1: 22 resources (")
+    assert result.stdout.startswith("layer_1: 23 resources (")
     # AND none of the credentials reached any synthesized file
     for path in (project / "cdktf.out").rglob("*"):
         if path.is_file():
@@ -208,7 +208,8 @@ def test_every_stack_requires_a_terraform_with_the_lockfile_and_keeps_its_own_st
     # stacks/base.py: one place for the backend, the providers and the Terraform version.
     for name, document in stacks.items():
         terraform = document["terraform"]
-        assert terraform["required_version"] == ">= 1.10.0", name
+        assert terraform["required_version"] == ">= 1.11.0", name
+        assert terraform["required_providers"]["docker"]["version"] == "3.9.0", name
         assert terraform["backend"]["s3"]["key"] == f"sprocket-infra/{name}.tfstate", name
         assert terraform["backend"]["s3"]["use_lockfile"] is True, name
         assert {"docker", "digitalocean"} <= set(document["provider"]), name

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from scripts import synth_diff
-from tests.conftest import CONFIG, ENVIRONMENTS, PLATFORM_STACKS, ROOT
+from tests.conftest import CONFIG, ENVIRONMENTS, PLATFORM_STACKS, ROOT, STACK_NAMES
 
 
 def synth_with(tmp_path: Path, change) -> Path:
@@ -43,6 +43,25 @@ def test_more_replicas_changes_only_that_service(tmp_path, synth_dir):
     assert not changed[f"platform-{env}"].added and not changed[f"platform-{env}"].removed
 
 
+WORKER = {"name": "sprocket-worker-9", "role": "worker", "memory_mib": 8192, "cpus": 4}
+
+
+def add_worker(config: Path) -> None:
+    path = config / "cluster.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["swarm"]["nodes"].append(WORKER)
+    path.write_text(yaml.safe_dump(data))
+
+
+def test_a_worker_changes_nothing_the_stacks_deploy(tmp_path, synth_dir):
+    # GIVEN one more worker node in config/cluster.yaml
+    diffs = synth_diff.diff_dirs(synth_dir, synth_with(tmp_path, add_worker))
+    # THEN no stack changes: the stateful services stay pinned to the node with the volumes
+    # (a label, not a node count), and nothing else is placed by name
+    assert {name: d for name, d in diffs.items() if not d.empty} == {}
+    assert set(diffs) == set(STACK_NAMES)
+
+
 def unused_environment_name() -> str:
     """A name no environment has, as name or as subdomain; with a hyphen, which names
     that allow only letters, digits and "_" (databases, buckets) must survive."""
@@ -54,10 +73,11 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
     new = unused_environment_name()
 
     def add_environment(config: Path) -> None:
-        # As the README says: a file with an image tag and a subdomain.
+        # As the README says: a file with an image tag and a subdomain, and a node for it.
         (config / "environments" / f"{new}.yaml").write_text(
             f"image_tag: {new}\nsubdomain: {new}\n"
         )
+        add_worker(config)
 
     diffs = synth_diff.diff_dirs(synth_dir, synth_with(tmp_path, add_environment))
     # A new stack of its own...
@@ -81,3 +101,29 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
         "docker_config.gatus_Config-endpoints-yaml",
         "output.PlatformVaultToken",
     }
+
+
+def test_an_environment_that_does_not_fit_is_refused_with_the_totals(tmp_path):
+    # GIVEN one more environment and no node for it
+    new = unused_environment_name()
+
+    def add_environment(config: Path) -> None:
+        (config / "environments" / f"{new}.yaml").write_text(
+            f"image_tag: {new}\nsubdomain: {new}\n"
+        )
+
+    # THEN synthesis refuses it, naming the node, what it has and what it would need
+    from stacks.config import ConfigError
+
+    try:
+        synth_with(tmp_path, add_environment)
+    except ConfigError as error:
+        problems = error.problems
+    else:
+        raise AssertionError("a third environment on one 8 GiB node was accepted")
+    manager = CONFIG.cluster.swarm.manager_droplet
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(
+        f"config/cluster.yaml: swarm.nodes: node {manager} has memory_mib=8192, but needs "
+    )
+    assert "start-first headroom" in problems[0] and "add a node" in problems[0]

@@ -54,3 +54,27 @@ def test_actionlint_catches_script_injection_and_typos(tmp_path):
     assert result.returncode == 1
     assert "potentially untrusted" in result.stdout
     assert 'input "fetch-dept" is not defined' in result.stdout
+
+
+def test_every_place_that_runs_terraform_on_spaces_sets_the_checksum_settings():
+    import re
+
+    import yaml
+
+    from constructs_lib.remote_state import S3_COMPATIBLE_ENVIRONMENT
+
+    # The plan workflow's jobs that run terraform against the state bucket
+    plan = yaml.safe_load((ROOT / ".github" / "workflows" / "plan.yml").read_text())
+    jobs = [
+        job
+        for job in plan["jobs"].values()
+        if any("terraform init" in step.get("run", "") for step in job["steps"])
+    ]
+    assert jobs
+    for job in jobs:
+        assert S3_COMPATIBLE_ENVIRONMENT.items() <= job["env"].items()
+    # The README's deploy exports and the rebuild runbook's
+    for doc in ("README.md", "docs/runbook-rebuild.md"):
+        text = (ROOT / doc).read_text()
+        for name, value in S3_COMPATIBLE_ENVIRONMENT.items():
+            assert re.search(rf"export .*\b{name}={value}\b", text), (doc, name)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from stacks.config.types import BucketName, Cidr, Hostname, Image, Port, SpacesRegion, _Model
 
@@ -25,11 +27,52 @@ class PostgresConfig(_Model):
     port: Port
 
 
+NODE_NAME = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$"
+
+
+class NodeConfig(_Model):
+    # The node's host name, as `docker node ls` shows it (the droplet's name).
+    name: str = Field(pattern=NODE_NAME)
+    role: Literal["manager", "worker"]
+    # Memory and CPUs of the node (the droplet size: s-4vcpu-8gb is 8192 and 4).
+    memory_mib: int = Field(ge=1024, le=4 * 1024 * 1024)
+    cpus: float = Field(gt=0, le=512)
+    # Default: false. The one node that holds the Docker volumes: every replicated service
+    # with a volume runs only there (volumes are local to a node), pinned by the node label
+    # sprocket.volumes=true, which the node must carry (docs/runbook-rebuild.md).
+    volumes: bool = False
+
+
 class SwarmConfig(_Model):
     # Name of the manager droplet; DNS points at its public address.
-    manager_droplet: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$")
+    manager_droplet: str = Field(pattern=NODE_NAME)
     # Default: "sprocket-swarm". Tag on every node droplet; the firewall applies by tag.
     node_tag: str = Field(default="sprocket-swarm", pattern=r"^[A-Za-z0-9:_-]{1,255}$")
+    # Every node of the swarm. Synthesis refuses services whose reservations, plus the
+    # headroom start-first updates need, do not fit on them (stacks/capacity.py).
+    nodes: tuple[NodeConfig, ...] = Field(min_length=1)
+
+    @field_validator("nodes")
+    @classmethod
+    def _nodes(cls, nodes: tuple[NodeConfig, ...], info: ValidationInfo) -> tuple[NodeConfig, ...]:
+        names = [node.name for node in nodes]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"{twice} listed more than once: each node once")
+        manager_droplet = info.data.get("manager_droplet")
+        manager = next((n for n in nodes if n.name == manager_droplet), None)
+        if manager_droplet and (manager is None or manager.role != "manager"):
+            raise ValueError(
+                f"manager_droplet {manager_droplet!r} must be listed with role: manager "
+                f"(listed: {names})"
+            )
+        holders = [node.name for node in nodes if node.volumes]
+        if len(holders) != 1:
+            raise ValueError(
+                f"{len(holders)} nodes have volumes: true ({holders}): exactly one node holds "
+                "the volumes, or a service could start on an empty one elsewhere"
+            )
+        return nodes
 
 
 class VaultConfig(_Model):

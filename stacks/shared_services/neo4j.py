@@ -74,6 +74,8 @@ class Neo4j(Construct):
                 secret_files=[auth.file(f"{SECRETS}/neo4j-auth", uid=UID, gid=GID)],
                 volumes=[VolumeMount(name="data", target="/data")],
                 memory_limit_mib=1280,
+                # The JVM takes its whole heap (initial = max) and the page cache at start.
+                memory_reservation_mib=768,
                 cpu_limit=1.0,
                 update_order=UpdateOrder.STOP_FIRST,
                 healthcheck=Healthcheck(

@@ -38,8 +38,8 @@ def test_defaults_give_limits_restarts_that_never_give_up_and_rollback(synth_sta
     # THEN it is limited, reserved, restarts on any exit without a limit and rolls back
     assert task["resources"]["limits"] == {"memory_bytes": 256 * 2**20, "nano_cpus": 500_000_000}
     assert task["resources"]["reservation"] == {
-        "memory_bytes": 128 * 2**20,
-        "nano_cpus": 50_000_000,
+        "memory_bytes": 32 * 2**20,
+        "nano_cpus": 25_000_000,
     }
     assert task["restart_policy"] == {
         "condition": "any",
@@ -121,9 +121,28 @@ def test_volumes_are_created_and_mounted(synth_stack):
     doc = synth_stack(lambda s: SwarmService(s, "app", service_props))
     (volume,) = doc["resource"]["docker_volume"].values()
     assert volume["name"] == "app-data"
+    # A plan that would delete the volume (any change to it replaces it) stops instead
+    assert volume["lifecycle"] == {"prevent_destroy": True}
     (mount,) = only_service(doc)["task_spec"]["container_spec"]["mounts"]
     assert mount["type"] == "volume" and mount["target"] == "/data"
     assert only_service(doc)["update_config"]["order"] == "stop-first"
+    # It runs only on the node that holds the volumes
+    assert only_service(doc)["task_spec"]["placement"]["constraints"] == [
+        "node.labels.sprocket.volumes == true"
+    ]
+
+
+def test_a_global_service_with_a_volume_is_not_pinned_to_the_volume_node(synth_stack):
+    # GIVEN a global service with a volume (Traefik's certificates: one volume per node)
+    service_props = props(
+        volumes=[VolumeMount(name="data", target="/data")],
+        global_mode=True,
+        placement=PlacementRole.MANAGER,
+        update_order=UpdateOrder.STOP_FIRST,
+    )
+    doc = synth_stack(lambda s: SwarmService(s, "app", service_props))
+    # THEN only its role constrains it
+    assert only_service(doc)["task_spec"]["placement"]["constraints"] == ["node.role == manager"]
 
 
 def test_networks_placement_global_mode_and_healthcheck(synth_stack):

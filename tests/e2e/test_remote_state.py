@@ -17,14 +17,20 @@ bypasses only for loopback hosts such as moto. Skipped only when ``terraform`` i
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import http.client
+import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -147,7 +153,7 @@ def test_local_backend_changes_only_endpoint_and_path_style(stacks: dict[str, di
 def terraform_version(terraform_env: dict[str, str]) -> str:
     if TERRAFORM is None:
         pytest.skip(
-            "terraform is not on PATH: remote-state end-to-end tests need Terraform >= 1.10"
+            "terraform is not on PATH: remote-state end-to-end tests need Terraform >= 1.11"
         )
     result = subprocess.run(
         [TERRAFORM, "version", "-json"],
@@ -159,8 +165,8 @@ def terraform_version(terraform_env: dict[str, str]) -> str:
     )
     version = json.loads(result.stdout)["terraform_version"]
     major, minor = (int(part) for part in version.split(".")[:2])
-    if (major, minor) < (1, 10):
-        pytest.fail(f"Terraform {version}: use_lockfile needs >= 1.10 (state-locking.md)")
+    if (major, minor) < (1, 11):
+        pytest.fail(f"Terraform {version}: the stacks require >= 1.11 (state-locking.md)")
     return version
 
 
@@ -450,3 +456,88 @@ def test_bootstrap_makes_the_state_bucket_private_versioned_and_is_idempotent(s3
     grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
     assert all("AllUsers" not in str(g.get("Grantee", {})) for g in grants)
     assert ensure_state_bucket(s3, bucket) == [f"bucket {bucket} exists"]
+
+
+# --- The checksum headers Terraform sends --------------------------------------------------------
+
+# Request headers of the AWS SDK's flexible checksums (aws-sdk-go-v2 service/s3
+# internal/checksum): a checksum of the body, the algorithm, a trailer, or asking for one back.
+CHECKSUM_HEADERS = re.compile(r"^x-amz-(checksum-|sdk-checksum-algorithm$|trailer$)")
+
+
+@contextlib.contextmanager
+def recording_proxy(upstream: str) -> Iterator[tuple[str, list[tuple[str, str, list[str]]]]]:
+    """An HTTP proxy on 127.0.0.1 that forwards to ``upstream`` and records, per request,
+    (method, path, header names)."""
+    seen: list[tuple[str, str, list[str]]] = []
+    target = urllib.parse.urlsplit(upstream)
+
+    class Forward(http.server.BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            seen.append((self.command, self.path, [h.lower() for h in self.headers]))
+            upstream_connection = http.client.HTTPConnection(
+                target.hostname, target.port, timeout=30
+            )
+            try:
+                upstream_connection.request(self.command, self.path, body, dict(self.headers))
+                answer = upstream_connection.getresponse()
+                data = answer.read()
+            finally:
+                upstream_connection.close()
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in {"transfer-encoding", "connection", "content-length"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("with_settings", [False, True], ids=["as-is", "with-the-settings"])
+def test_the_checksum_settings_keep_terraform_to_plain_s3_requests(
+    with_settings, stacks, moto_endpoint, s3, terraform_env, terraform_version, tmp_path
+):
+    from constructs_lib.remote_state import S3_COMPATIBLE_ENVIRONMENT
+
+    # GIVEN a stack's synthesized backend, its requests recorded on their way to the S3 API
+    with recording_proxy(moto_endpoint) as (endpoint, seen):
+        backend = local_backend(backend_of(stacks["layer_1"]), endpoint)
+        backend["key"] = f"checksums/{'with' if with_settings else 'without'}.tfstate"
+        (tmp_path / "main.tf.json").write_text(json.dumps(probe_config(backend, "layer_1")))
+        env = {**terraform_env, **(S3_COMPATIBLE_ENVIRONMENT if with_settings else {})}
+        # WHEN Terraform initializes, applies (lock, write state, unlock) and plans
+        terraform(tmp_path, env, "init")
+        terraform(tmp_path, env, "apply", "-auto-approve", "-var", "revision=1")
+        terraform(tmp_path, env, "plan", "-var", "revision=1")
+    checksummed = sorted(
+        {(method, path.split("?")[0]) for method, path, names in seen
+         if any(CHECKSUM_HEADERS.match(name) for name in names)}
+    )  # fmt: skip
+    assert any(method == "PUT" for method, _, _ in seen)  # state and lock were written
+    if with_settings:
+        # THEN with the settings no request carries a checksum header
+        assert checksummed == []
+    else:
+        # THEN without them Terraform 1.11.2+ sends checksum headers despite skip_s3_checksum
+        # (before 1.11.2 it did not: then this half shows nothing and says so)
+        major, minor, patch = (int(p) for p in terraform_version.split(".")[:3])
+        if (major, minor, patch) >= (1, 11, 2):
+            assert checksummed, f"Terraform {terraform_version} sent no checksum header"
+        else:
+            assert checksummed == []

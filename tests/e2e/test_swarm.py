@@ -27,7 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from tests.conftest import config_content, flatten, public_host, services
+from constructs_lib.swarm_service import VOLUME_NODE_CONSTRAINT, VOLUME_NODE_LABEL
+from stacks.capacity import node_labels
+from tests.conftest import CONFIG, config_content, flatten, public_host, services
 from tests.e2e.swarm.images import facts_for, recipe_for
 from tests.e2e.swarm.provider import read_back
 from tests.e2e.swarm.reachability import Edge, forbidden_edges, named_edges
@@ -714,3 +716,65 @@ def test_what_the_provider_reads_back_from_the_engine_is_what_was_written(swarm)
         failures += [f"{service.name}: {d}" for d in _differences(written, read)]
     assert compared >= 28
     assert not failures, "\n".join(failures)
+
+
+def _set_volume_label(swarm, present: bool) -> None:
+    (node,) = swarm.engine.api.get("/nodes")
+    labels = dict(node["Spec"].get("Labels") or {})
+    if present:
+        labels.update(node_labels(next(n for n in CONFIG.cluster.swarm.nodes if n.volumes)))
+    else:
+        labels.pop(VOLUME_NODE_LABEL, None)
+    swarm.engine.api.request(
+        "POST",
+        f"/nodes/{node['ID']}/update",
+        query={"version": node["Version"]["Index"]},
+        body={**node["Spec"], "Labels": labels},
+    )
+
+
+def _wait_for(condition, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(1)
+    pytest.fail(f"not within {timeout_s:.0f} s: {what}")
+
+
+# Last in the file: it stops every stateful service for a moment.
+def test_a_stateful_service_runs_only_on_the_volume_node_and_keeps_its_data(swarm):
+    # GIVEN the environment's Redis, pinned by its synthesized constraint, with a file in its volume
+    name = f"{swarm.environment}-redis"
+    spec = swarm.rehearsal.service(name).body
+    assert VOLUME_NODE_CONSTRAINT in spec["TaskTemplate"]["Placement"]["Constraints"]
+    marker = f"written before the move {time.time()}"
+    code, output = swarm.engine.api.exec(
+        swarm.rehearsal.container_of(name), ["sh", "-c", f"echo '{marker}' > /data/pin-test"], "0"
+    )
+    assert code == 0, output
+    # WHEN the node no longer carries the volume label (as a node without the volumes would not)
+    _set_volume_label(swarm, present=False)
+    try:
+        # THEN Swarm stops the task and starts it nowhere else: it waits for a suitable node
+        _wait_for(lambda: not swarm.rehearsal.running_tasks(name), 60, f"{name} stopped")
+        pending = _wait_for(
+            lambda: [
+                t
+                for t in swarm.engine.api.tasks(name, **{"desired-state": ["running"]})
+                if t["Status"]["State"] == "pending"
+                and "no suitable node" in t["Status"].get("Err", "")
+            ],
+            60,
+            f"{name} pending for want of a node",
+        )
+        assert pending
+    finally:
+        # WHEN the label is back
+        _set_volume_label(swarm, present=True)
+    # THEN it runs again, on the same volume, with its data
+    _wait_for(lambda: swarm.rehearsal.running_tasks(name), 120, f"{name} running again")
+    code, output = swarm.engine.api.exec(
+        swarm.rehearsal.container_of(name), ["cat", "/data/pin-test"], "0"
+    )
+    assert (code, output.strip()) == (0, marker)

@@ -10,6 +10,7 @@ import yaml
 from constructs_lib.validation import image_problem
 from tests.conftest import (
     config_content,
+    digest_pinned,
     resources,
     service_labels,
     service_networks,
@@ -185,7 +186,12 @@ def test_vault_bucket_is_private_versioned_and_kept(layer_1):
     assert bucket["acl"] == "private"
     assert bucket["versioning"] == {"enabled": True}
     assert bucket["force_destroy"] is False
-    assert bucket["lifecycle"] == {"prevent_destroy": True}
+    (guard,) = bucket["lifecycle"]["replace_triggered_by"]
+    assert bucket["lifecycle"] == {"prevent_destroy": True, "replace_triggered_by": [guard]}
+    assert layer_1["resource"]["terraform_data"][guard.removeprefix("terraform_data.")] == {
+        "//": layer_1["resource"]["terraform_data"][guard.removeprefix("terraform_data.")]["//"],
+        "triggers_replace": {"name": "vault-secrets"},
+    }
     (key,) = resources(layer_1, "digitalocean_spaces_key").values()
     assert key["grant"] == [
         {"bucket": "${digitalocean_spaces_bucket.vault_storage.name}", "permission": "readwrite"}
@@ -264,7 +270,9 @@ def test_typed_outputs(layer_1):
 def test_every_service_is_pinned_limited_always_restarted_and_rolls_back(layer_1):
     for name, service in services(layer_1).items():
         task = service["task_spec"]
-        assert image_problem(task["container_spec"]["image"]) is None, name
+        # Pinned by digest at plan time: the plan shows which build goes out
+        reference = digest_pinned(layer_1, task["container_spec"]["image"])
+        assert image_problem(reference) is None, name
         assert task["resources"]["limits"]["memory_bytes"] > 0, name
         assert task["resources"]["limits"]["nano_cpus"] > 0, name
         # Restarts never give up (max_attempts 0 is no limit in swarmkit).

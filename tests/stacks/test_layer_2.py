@@ -12,6 +12,7 @@ from constructs_lib.validation import image_problem
 from tests.conftest import (
     ENVIRONMENTS,
     config_content,
+    digest_pinned,
     networks_of,
     public_host,
     resources,
@@ -78,7 +79,9 @@ def test_the_ingress_network_comes_from_layer_1_through_remote_state(layer_2):
 def test_every_service_is_pinned_limited_and_rolls_back(layer_2):
     for name, service in services(layer_2).items():
         task = service["task_spec"]
-        assert image_problem(task["container_spec"]["image"]) is None, name
+        # Pinned by digest at plan time: the plan shows which build goes out
+        reference = digest_pinned(layer_2, task["container_spec"]["image"])
+        assert image_problem(reference) is None, name
         assert task["resources"]["limits"]["memory_bytes"] > 0, name
         # Restarts never give up (max_attempts 0 is no limit in swarmkit).
         assert task["restart_policy"]["condition"] == "any", name

@@ -186,7 +186,13 @@ def test_buckets_database_and_spaces_key_are_the_environments_own(platform):
     }
     for bucket in buckets.values():
         assert bucket["acl"] == "private" and bucket["versioning"] == {"enabled": True}
-        assert bucket["lifecycle"] == {"prevent_destroy": True}
+        # Kept, and a new name stops the plan (the provider would only rewrite its state)
+        assert bucket["lifecycle"]["prevent_destroy"] is True
+        (guard,) = bucket["lifecycle"]["replace_triggered_by"]
+        guard_id = guard.removeprefix("terraform_data.")
+        assert document["resource"]["terraform_data"][guard_id]["triggers_replace"] == {
+            "name": bucket["name"]
+        }
     (key,) = resources(document, "digitalocean_spaces_key").values()
     assert len(key["grant"]) == 3 and {g["permission"] for g in key["grant"]} == {"readwrite"}
     (db,) = resources(document, "digitalocean_database_db").values()

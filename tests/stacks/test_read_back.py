@@ -1,7 +1,7 @@
 """Every service attribute the provider reads back in its own spelling is written in that
 spelling, so a plan of unchanged stacks shows no change.
 
-kreuzwerker/docker v3.6.2 reads durations back through ``shortDur`` (Go's
+kreuzwerker/docker v3.9.0 reads durations back through ``shortDur`` (Go's
 time.Duration.String, then a trailing "m0s" and "h0m" cut: resource_docker_service_structures.go
 1306-1315) and ``max_failure_ratio`` through ``strconv.FormatFloat(ratio, 'f', 1, 64)`` (line
 87), and none of these attributes has a diff suppression. Written as "60s" or "0", each would

@@ -1,18 +1,18 @@
-"""Each synthesized ``docker_*`` resource as the Engine API request kreuzwerker/docker v3.6.2
+"""Each synthesized ``docker_*`` resource as the Engine API request kreuzwerker/docker v3.9.0
 sends for it.
 
 The provider is not run (it cannot be downloaded here); this module builds the same request
-bodies from the same attributes. Each function cites the provider's source at tag v3.6.2 (commit
-2f20f8c3ce8290fcd03d96e69c7bc6338897a479, files under ``internal/provider/``; ST is
+bodies from the same attributes. Each function cites the provider's source at tag v3.9.0 (commit
+d7d7ff7f89775a7b71f925a8724de5ce66228019, files under ``internal/provider/``; ST is
 ``resource_docker_service_structures.go``, FN ``resource_docker_service_funcs.go``, CS
-``resource_docker_container_structures.go``) and, for what its Docker client (moby v28.1.1)
+``resource_docker_container_structures.go``) and, for what its Docker client (moby v28.5.2)
 adds, moby's ``client/``. The bodies are the Engine API's JSON (api v1.41).
 
 What the provider does and the rehearsal cannot: ``ServiceCreate`` runs with
-``QueryRegistry=true`` (FN:44), so the client asks the registry for the image's digest and
-pins ``name:tag@sha256:...`` (moby client/service_create.go:53-54, 89-103); with no registry
+``QueryRegistry=true`` (FN:45), so the client asks the registry for the image's digest and
+pins ``name:tag@sha256:...`` (moby client/service_create.go:52-53, 88-102); with no registry
 the client only warns and keeps the reference, which is what happens here. The
-``X-Registry-Auth`` header (FN:42-43) is not sent: nothing is pulled. Input is a resource
+``X-Registry-Auth`` header (FN:43-44) is not sent: nothing is pulled. Input is a resource
 whose Terraform expressions are already evaluated (``rehearsal``).
 
 Only what the stacks use is mapped; an attribute the module does not know raises
@@ -68,11 +68,11 @@ def _known(resource: Mapping, allowed: set[str], where: str) -> None:
 
 
 def labels(items: list[dict] | None) -> dict[str, str]:
-    """The ``labels`` blocks as a map (``mapTypeMapValsToString`` over label/value)."""
+    """The ``labels`` blocks as a map (``labelSetToMap``, helpers.go:17-26)."""
     return {item["label"]: item["value"] for item in items or []}
 
 
-# --- docker_network: resource_docker_network_funcs.go:24-78, resourceDockerNetworkCreate ---
+# --- docker_network: resource_docker_network_funcs.go:26-83, resourceDockerNetworkCreate ---
 
 
 def network_request(resource: Mapping) -> dict:
@@ -92,7 +92,7 @@ def network_request(resource: Mapping) -> dict:
         "Ingress": bool(resource.get("ingress", False)),
         "Options": resource.get("options", {}),
         "Labels": labels(resource.get("labels")),
-        # ipam_driver defaults to "default", so IPAM is always sent (funcs:51-68).
+        # ipam_driver defaults to "default", so IPAM is always sent (funcs:56-73).
         "IPAM": {"Driver": "default", "Options": None, "Config": None},
     }
     if resource.get("ipv6"):
@@ -100,7 +100,8 @@ def network_request(resource: Mapping) -> dict:
     return body
 
 
-# --- docker_volume: resource_docker_volume.go:80-108, resourceDockerVolumeCreate ----------
+# --- docker_volume: resource_docker_volume.go:166-286, resourceDockerVolumeCreate ---------
+# The ``cluster`` block (ClusterVolumeSpec, lines 187-276) is not mapped: ``_known`` rejects it.
 
 
 def volume_request(resource: Mapping) -> dict:
@@ -115,8 +116,8 @@ def volume_request(resource: Mapping) -> dict:
     return body
 
 
-# --- docker_secret / docker_config: resource_docker_secret.go:91-115,
-# resource_docker_config.go:44-62 -----------------------------------------------------------
+# --- docker_secret / docker_config: resource_docker_secret.go:91-118,
+# resource_docker_config.go:45-66 -----------------------------------------------------------
 # Both base64-decode ``data`` (StdEncoding) and send the bytes in the spec; the Engine API's
 # JSON carries bytes as standard base64, so the body holds the attribute as it is.
 
@@ -179,8 +180,10 @@ def _container_spec(spec: Mapping) -> dict:
         result["Mounts"] = [_mount(m) for m in spec["mounts"]]
     if spec.get("healthcheck"):
         check = _block(spec["healthcheck"])
-        result["Healthcheck"] = {
-            "Test": list(check["test"]),
+        # ``test`` is optional (resource_docker_service.go:320-325); unset, ST:867-869 sets an
+        # empty Test, which HealthConfig's ``json:",omitempty"`` leaves out of the body.
+        result["Healthcheck"] = {"Test": list(check["test"])} if check.get("test") else {}
+        result["Healthcheck"] |= {
             "Interval": duration(check.get("interval", "0s")),
             "Timeout": duration(check.get("timeout", "0s")),
             "StartPeriod": duration(check.get("start_period", "0s")),
@@ -240,7 +243,7 @@ def _mount(mount: Mapping) -> dict:  # ST:778-854
         }
     if mount.get("tmpfs_options"):
         # The provider panics on any tmpfs_options block (ST:835-848, issue #563).
-        raise UnmappedAttribute("mounts.tmpfs_options crashes kreuzwerker/docker v3.6.2")
+        raise UnmappedAttribute("mounts.tmpfs_options crashes kreuzwerker/docker v3.9.0")
     if mount.get("bind_options"):
         result["BindOptions"] = {
             "Propagation": _block(mount["bind_options"]).get("propagation", "rprivate")
@@ -254,7 +257,8 @@ def _update_config(config: Mapping) -> dict:  # createUpdateOrRollbackConfig, ST
         "Delay": duration(config.get("delay", "0s")),
         "FailureAction": config.get("failure_action", "pause"),
         "Monitor": duration(config.get("monitor", "5s")),
-        # A string in the schema, strconv.ParseFloat'ed into a float32 (validators.go:31-55).
+        # A string in the schema (validateStringIsFloatRatio, validators.go:31-74),
+        # strconv.ParseFloat'ed into a float32 (ST:1275-1278).
         "MaxFailureRatio": float(config.get("max_failure_ratio", "0.0")),
         "Order": config.get("order", "stop-first"),
     }
@@ -331,7 +335,7 @@ def service_spec(resource: Mapping) -> dict:
     if task.get("log_driver"):
         driver = _block(task["log_driver"])
         template["LogDriver"] = {"Name": driver["name"], "Options": driver.get("options", {})}
-    # Labels is nil (JSON null) when unset (ST:584-588).
+    # Labels is nil (JSON null) when unset (ST:584-588, createServiceLabels ST:624-629).
     spec: dict[str, Any] = {
         "Name": resource["name"],
         "Labels": labels(resource["labels"]) if resource.get("labels") else None,
@@ -380,8 +384,8 @@ def _resources(block: Mapping) -> dict:
 
 
 # --- reading back: what the provider stores in state after a create or a refresh -----------
-# resourceDockerServiceRead flattens the engine's service spec (FN:82-162) with the flatteners
-# of ST:21-470; only the attributes the stacks write are mapped here.
+# resourceDockerServiceRead flattens the engine's service spec (FN:83-167) with the flatteners
+# of ST:21-568; only the attributes the stacks write are mapped here.
 
 
 def short_dur(nanoseconds: int) -> str:

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stacks.capacity import node_labels
+from tests.conftest import CONFIG
 from tests.e2e.swarm import images, provider
 from tests.e2e.swarm.engine import Engine
 from tests.e2e.swarm.rehearsal import Rehearsal, describe_deviations
@@ -71,6 +73,18 @@ def image_references(
     return references
 
 
+def label_node(api, labels: Mapping[str, str]) -> None:
+    """Give the engine's one node ``labels``, as `docker node update --label-add` does."""
+    (node,) = api.get("/nodes")
+    spec = {**node["Spec"], "Labels": {**(node["Spec"].get("Labels") or {}), **labels}}
+    api.request(
+        "POST",
+        f"/nodes/{node['ID']}/update",
+        query={"version": node["Version"]["Index"]},
+        body=spec,
+    )
+
+
 @contextlib.contextmanager
 def rehearse(
     stacks: Mapping[str, dict], environment: str, others: tuple[str, ...], workdir: Path
@@ -79,6 +93,11 @@ def rehearse(
     started = time.monotonic()
     with Engine.started() as engine:
         timings["engine and swarm started"] = time.monotonic() - started
+        # The one node plays the manager, with the labels its configuration entry gives it
+        # (the volume node's: the stateful services are pinned to it).
+        swarm = CONFIG.cluster.swarm
+        (manager,) = (node for node in swarm.nodes if node.name == swarm.manager_droplet)
+        label_node(engine.api, node_labels(manager))
         rehearsal = Rehearsal(
             engine.api, stacks, engine.socket, {80: _free_port(), 443: _free_port()}
         )
