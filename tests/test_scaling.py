@@ -127,3 +127,32 @@ def test_an_environment_that_does_not_fit_is_refused_with_the_totals(tmp_path):
         f"config/cluster.yaml: swarm.nodes: node {manager} has memory_mib=8192, but needs "
     )
     assert "start-first headroom" in problems[0] and "add a node" in problems[0]
+
+
+# Attributes of docker_service whose change replaces the service, kreuzwerker/docker 3.9.0
+# resource_docker_service.go (ForceNew: 26-58, 90, 261, 361-375, 506, 705-719). A label change
+# updates in place from 3.9.0 (docs/decisions/docker-provider-version.md).
+SERVICE_FORCE_NEW = re.compile(
+    r"^(name|auth\..*|task_spec\.networks_advanced.*|task_spec\.container_spec\.(labels|hosts|"
+    r"sysctl).*|task_spec\.container_spec\.mounts\.\d+\.volume_options\.labels.*)$"
+)
+
+
+def test_a_route_change_updates_the_services_in_place(tmp_path, synth_dir):
+    # GIVEN an environment served under a new subdomain: every route host of it changes
+    env = next(e for e in ENVIRONMENTS if CONFIG.environments[e].subdomain)
+
+    def move(config: Path) -> None:
+        path = config / "environments" / f"{env}.yaml"
+        data = yaml.safe_load(path.read_text())
+        path.write_text(yaml.safe_dump({**data, "subdomain": f"{data['subdomain']}2"}))
+
+    diffs = synth_diff.diff_dirs(synth_dir, synth_with(tmp_path, move))
+    changed = diffs[f"platform-{env}"].changed
+    services = {a: c for a, c in changed.items() if a.startswith("docker_service.")}
+    # THEN the routed services change their labels...
+    assert any(path.startswith("labels") for c in services.values() for path, *_ in c)
+    # ...and nothing a service is replaced for
+    replaced = {a: p for a, c in services.items() for p, *_ in c if SERVICE_FORCE_NEW.match(p)}
+    assert replaced == {}
+    assert not diffs[f"platform-{env}"].removed
