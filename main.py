@@ -34,12 +34,18 @@ def build(root: Path = ROOT, outdir: str | None = None):
     app = App(outdir=outdir) if outdir else App()
     layer_1 = Layer1Stack(app, "layer_1", config)
     layer_2 = Layer2Stack(app, "layer_2", config, layer_1.outputs)
-    for name, environment in sorted(config.environments.items()):
+    platforms = [
         PlatformStack(
             app, f"platform-{name}", config, environment, layer_1.outputs, layer_2.outputs
         )
+        for name, environment in sorted(config.environments.items())
+    ]
+    # Each platform stack has granted itself what it uses in Vault: its policy follows.
+    layer_2.vault.grant_platform_policies()
+    layer_2.vault.grant_plan_policy([layer_1, layer_2, *platforms])
+    problems = [p for stack in platforms for p in stack.vault_grants.problems_in(stack)]
     # The services of every stack share the nodes: checked together, before anything is written.
-    problems = capacity_problems(config.cluster.swarm.nodes, demands_of(app))
+    problems += capacity_problems(config.cluster.swarm.nodes, demands_of(app))
     if problems:
         raise ConfigError(problems)
     return app

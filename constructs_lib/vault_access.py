@@ -1,16 +1,16 @@
-"""Who may log in to Vault, what is audited, and the tokens other stacks use.
+"""Who may log in to Vault, what is audited, and the tokens stacks are deployed with.
 
 - ``VaultGithubAuth``: the GitHub auth method for one organization, mapping teams to policies.
 - ``VaultAuditLog``: a file audit device writing to the container's stdout, so the log
   shipper collects it; request and response values are HMAC'd by Vault, never in clear.
-- ``VaultServiceToken``: a periodic, orphan token bound to named policies. It never
-  expires while it is renewed within its period: every deploy of the owning stack renews
-  it when less than ``renew_below_s`` is left.
+- ``VaultTokenRole``: a token role minting short-lived tokens that carry exactly its
+  policies, for whoever deploys a stack with them (no standing token is stored anywhere).
 
     VaultGithubAuth(self, "github", VaultGithubAuthProps(
         organization="SprocketBot", teams={"github-admin": ["admins"]}))
-    token = VaultServiceToken(self, "platform_token", VaultServiceTokenProps(
-        name="platform", policies=["platform-service"]))
+    VaultTokenRole(self, "platform_main", VaultTokenRoleProps(
+        name="platform-main", policies=["platform-main-service"]))
+    # then: VAULT_TOKEN=$(vault token create -role=platform-main -field=token)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from cdktf_cdktf_provider_vault.audit import Audit
 from cdktf_cdktf_provider_vault.github_auth_backend import GithubAuthBackend
 from cdktf_cdktf_provider_vault.github_team import GithubTeam
-from cdktf_cdktf_provider_vault.token import Token
+from cdktf_cdktf_provider_vault.token_auth_backend_role import TokenAuthBackendRole
 from constructs import Construct
 
 from constructs_lib.errors import raise_if
@@ -86,43 +86,46 @@ class VaultAuditLog(Construct):
 
 
 @dataclass(frozen=True, kw_only=True)
-class VaultServiceTokenProps:
-    # Shown as the token's display name and in the audit log.
+class VaultTokenRoleProps:
+    # The role's name: ``vault token create -role=<name>`` mints a token from it.
     name: str
+    # The only policies its tokens carry (besides "default": the token's own lookup).
     policies: Sequence[str]
-    # Default: 32 days; the token stops working if not renewed within this period.
-    period_s: int = 32 * 24 * HOUR
-    # Default: a deploy renews the token when less than 16 days are left.
-    renew_below_s: int = 16 * 24 * HOUR
+    # Default: two hours, not renewable: long enough for one deploy, never a standing credential.
+    ttl_s: int = 2 * HOUR
 
     def __post_init__(self) -> None:
         problems = []
+        if not _TEAM.match(self.name):
+            problems.append(f"name={self.name!r}: lower-case letters, digits and '-' only")
         if not self.policies:
-            problems.append("policies: a service token needs at least one policy")
+            problems.append("policies: a token role needs at least one policy")
         if "root" in self.policies:
-            problems.append("policies: a service token must never carry 'root'")
-        if not 0 < self.renew_below_s < self.period_s:
-            problems.append(
-                f"renew_below_s={self.renew_below_s}: must be more than 0 and less than "
-                f"period_s ({self.period_s})"
-            )
-        raise_if("VaultServiceToken", problems)
+            problems.append("policies: a token role must never grant 'root'")
+        if not 60 <= self.ttl_s <= 24 * HOUR:
+            problems.append(f"ttl_s={self.ttl_s}: must be from 60 to {24 * HOUR} seconds")
+        raise_if("VaultTokenRole", problems)
 
 
-class VaultServiceToken(Construct):
-    def __init__(self, scope: Construct, id: str, props: VaultServiceTokenProps) -> None:
+class VaultTokenRole(Construct):
+    """A token role whose tokens carry exactly ``policies``: orphans (they outlive the login
+    of whoever mints them), not renewable, expiring after ``ttl_s``. Minting one takes
+    ``update`` on ``auth/token/create/<name>``."""
+
+    def __init__(self, scope: Construct, id: str, props: VaultTokenRoleProps) -> None:
         super().__init__(scope, id)
-        self.resource = Token(
+        policies = sorted(props.policies)
+        self.resource = TokenAuthBackendRole(
             self,
             "Default",
-            display_name=props.name,
-            policies=sorted(props.policies),
-            no_default_policy=False,
-            # An orphan outlives the deployer's own (short-lived) login token.
-            no_parent=True,
-            renewable=True,
-            period=f"{props.period_s}s",
-            renew_min_lease=props.renew_below_s,
-            renew_increment=props.period_s,
+            role_name=props.name,
+            allowed_policies=policies,
+            token_policies=policies,
+            disallowed_policies=["root"],
+            orphan=True,
+            renewable=False,
+            token_ttl=props.ttl_s,
+            token_max_ttl=props.ttl_s,
+            token_explicit_max_ttl=props.ttl_s,
         )
-        self.client_token: str = self.resource.client_token
+        self.name: str = self.resource.role_name

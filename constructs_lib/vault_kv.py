@@ -22,6 +22,7 @@ from constructs import Construct
 
 from constructs_lib.errors import raise_if
 from constructs_lib.rename_guard import rename_guard
+from constructs_lib.vault_grants import VaultGrants
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -83,6 +84,8 @@ class VaultKvSecret(Construct):
     def __init__(self, scope: Construct, id: str, props: VaultKvSecretProps) -> None:
         super().__init__(scope, id)
         self.props = props
+        if grants := VaultGrants.of(self):
+            grants.grant_write(props.mount, props.path)
         self.resource = KvSecretV2(
             self,
             "Default",

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import jsii
 from cdktf_cdktf_provider_vault.policy import Policy
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from constructs_lib.errors import raise_if
 
@@ -83,7 +84,8 @@ def policy_problems(rules: Sequence[PolicyRule], *, mounts: Sequence[str]) -> li
 @dataclass(frozen=True, kw_only=True)
 class VaultPolicyProps:
     name: str
-    rules: Sequence[PolicyRule]
+    # None: set later with VaultPolicy.set_rules (a policy generated from grants).
+    rules: Sequence[PolicyRule] | None
     # Mounts a non-admin policy may reach into.
     mounts: Sequence[str] = ("infrastructure", "platform")
     # Default: False, and the least-privilege checks apply. True only for the admins policy.
@@ -93,6 +95,9 @@ class VaultPolicyProps:
         problems = []
         if not _NAME.match(self.name):
             problems.append(f"name={self.name!r}: must be lower-case letters, digits and '-'")
+        if self.rules is None:
+            raise_if(f"VaultPolicy {self.name!r}", problems)
+            return
         if not self.rules:
             problems.append("rules: a policy needs at least one rule")
         paths = [rule.path for rule in self.rules]
@@ -104,8 +109,33 @@ class VaultPolicyProps:
 
 
 class VaultPolicy(Construct):
+    """With ``rules=None`` the document is written later by ``set_rules`` (a policy generated
+    from grants other stacks declare); synthesis refuses a policy whose rules never came."""
+
     def __init__(self, scope: Construct, id: str, props: VaultPolicyProps) -> None:
         super().__init__(scope, id)
         self.props = props
-        self.resource = Policy(self, "Default", name=props.name, policy=render_policy(props.rules))
+        self.resource = Policy(
+            self,
+            "Default",
+            name=props.name,
+            policy=render_policy(props.rules) if props.rules is not None else "",
+        )
         self.name = self.resource.name
+        self.node.add_validation(_RulesSet(self))
+
+    def set_rules(self, rules: Sequence[PolicyRule]) -> None:
+        """Write the document from ``rules``, with the checks the props would apply."""
+        self.props = replace(self.props, rules=list(rules))
+        self.resource.policy = render_policy(self.props.rules)
+
+
+@jsii.implements(IValidation)
+class _RulesSet:
+    def __init__(self, policy: VaultPolicy) -> None:
+        self.policy = policy
+
+    def validate(self) -> list[str]:
+        if self.policy.props.rules is None:
+            return [f"policy {self.policy.props.name!r}: its rules were never set"]
+        return []

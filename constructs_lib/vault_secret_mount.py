@@ -22,6 +22,7 @@ from constructs import Construct
 from constructs_lib.errors import raise_if
 from constructs_lib.naming import slug
 from constructs_lib.swarm_secret import DEFAULT_SECRET_MODE, SwarmSecret, SwarmSecretProps
+from constructs_lib.vault_grants import VaultGrants
 
 DEFAULT_SECRET_DIR = "/app/secret"
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -93,6 +94,8 @@ class VaultKvRead(Construct):
         provider: TerraformProvider | None = None,
     ) -> None:
         super().__init__(scope, id)
+        if grants := VaultGrants.of(self):
+            grants.grant_read(mount, path)
         self.source = DataVaultKvSecretV2(
             self, "Default", mount=mount, name=path, provider=provider
         )

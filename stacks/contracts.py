@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NewType
 
 from constructs_lib.overlay_network import NetworkRef
+from constructs_lib.vault_grants import VaultGrants
 
 # The queues Sprocket's applications use, as their config keys name them
 # (transport.<key>, SprocketBot/sprocket common/src/util/config.ts:177-222), and the
@@ -139,17 +139,13 @@ class Layer1Outputs:
     vault_address: str
 
 
-# A Vault token: a sensitive Terraform expression (an output of layer_2), never a literal.
-VaultToken = NewType("VaultToken", str)
-
-
 @dataclass(frozen=True, kw_only=True)
 class Layer2Outputs:
     """What platform stacks read from layer_2."""
 
-    # Reads infrastructure/ (InfluxDB's token for analytics).
-    infrastructure_vault_token: VaultToken
-    # Environment -> the token that reads that environment's application secrets only.
-    platform_vault_tokens: Mapping[str, VaultToken]
+    # Environment -> what that environment's platform stack may do in Vault: it grants itself
+    # each secret it reads or writes, and layer_2 writes its policy from them. A synth-time
+    # object, never a Terraform output: no token or secret crosses between stacks.
+    platform_vault_grants: Mapping[str, VaultGrants]
     # Where analytics reaches InfluxDB.
     monitoring_network: NetworkRef

@@ -4,15 +4,17 @@ Contract
 - Inputs: ``InfraConfig`` and ``Layer1Outputs`` (the ingress network, Vault's address).
   At deploy time: ``VAULT_TOKEN`` of an administrator, and the sensitive variable
   ``gatus_discord_webhook_url``.
-- Creates: Vault's mounts, policies, GitHub login, audit device and service tokens
+- Creates: Vault's mounts, policies, GitHub login, audit device and token roles
   (``stacks/vault_configuration.py``). Networks ``platform-network``,
   ``monitoring-network``, ``chatwoot-network``, ``metrics-socket``. InfluxDB, Grafana,
   n8n, Neo4j, Gatus, Loki and Telegraf (with its own read-only socket proxy), one
   construct each in ``stacks/shared_services/``. Databases and users for Grafana and n8n
   on the managed PostgreSQL cluster. Every generated credential is written to
   ``infrastructure/...`` in Vault.
-- Outputs (``Layer2Outputs``): the service tokens (sensitive; one platform token per
-  environment) and the monitoring network analytics joins. Redis and RabbitMQ are each
+- Outputs (``Layer2Outputs``): the monitoring network analytics joins, and, at synth time
+  only, each environment's ``VaultGrants`` (its platform stack grants itself what it uses;
+  ``grant_platform_policies`` then writes the policies). No token: platform stacks are
+  deployed with a token minted from their own role. Redis and RabbitMQ are each
   environment's own, in its platform stack.
 
     layer_2 = Layer2Stack(app, "layer_2", config, layer_1.outputs)
@@ -30,7 +32,7 @@ from constructs_lib.stack_output import export
 from constructs_lib.vault_config import spaces_endpoint
 from stacks.base import SprocketStack
 from stacks.config import InfraConfig
-from stacks.contracts import Layer1Outputs, Layer2Outputs, VaultToken
+from stacks.contracts import Layer1Outputs, Layer2Outputs
 from stacks.shared_services.gatus import Gatus, GatusProps, Probe
 from stacks.shared_services.grafana import Grafana, GrafanaProps
 from stacks.shared_services.influxdb import InfluxDb, InfluxDbProps
@@ -148,30 +150,14 @@ class Layer2Stack(SprocketStack):
 
         # --- Outputs ------------------------------------------------------------------
         minio_url = spaces_endpoint(cluster.spaces_region)
-        export(
-            self,
-            "InfrastructureVaultToken",
-            vault.infrastructure_token,
-            "Vault token for reading infrastructure/ secrets",
-            sensitive=True,
-        )
-        export(
-            self,
-            "PlatformVaultToken",
-            vault.platform_tokens,
-            "Vault tokens for platform/ secrets, one per environment",
-            sensitive=True,
-        )
         export(self, "PostgresHostname", cluster.postgres.host, "Managed PostgreSQL host")
         export(self, "PostgresPort", str(cluster.postgres.port), "Managed PostgreSQL port")
         export(self, "MonitoringNetworkId", monitoring_net.id, "monitoring-network id")
         export(self, "PlatformNetworkId", platform_net.id, "platform-network id")
         export(self, "MinioUrl", minio_url, "S3 endpoint (DigitalOcean Spaces)")
+        self.vault = vault
         self.outputs = Layer2Outputs(
-            infrastructure_vault_token=VaultToken(vault.infrastructure_token),
-            platform_vault_tokens={
-                env: VaultToken(token) for env, token in vault.platform_tokens.items()
-            },
+            platform_vault_grants=vault.platform_grants,
             monitoring_network=monitoring_net,
         )
 

@@ -39,7 +39,7 @@ from stacks.legacy import LegacyPlatform
 from stacks.platform_datastores import EnvironmentDatastores
 from stacks.shared_services import influxdb
 from stacks.sprocket_app import SprocketApp, SprocketAppProps
-from stacks.vault_policies import INFRASTRUCTURE, PLATFORM, SHARED_PLATFORM_SECRETS
+from stacks.vault_policies import PLATFORM, SHARED_PLATFORM_SECRETS
 
 
 def vault_sources(names: EnvironmentNames) -> dict[Secret, VaultRef]:
@@ -71,10 +71,11 @@ class PlatformStack(SprocketStack):
         )
         cluster = config.cluster
         names = EnvironmentNames(environment.name)
-        use_vault(self, layer_1.vault_address, layer_2.platform_vault_tokens[names.env])
-        infrastructure_vault = use_vault(
-            self, layer_1.vault_address, layer_2.infrastructure_vault_token, alias="infrastructure"
-        )
+        # Deployed with a token minted from this environment's role (VAULT_TOKEN, README):
+        # no token is read from another stack. Every Vault secret below grants itself to the
+        # environment's policy, which layer_2 writes from these grants.
+        use_vault(self, layer_1.vault_address)
+        self.vault_grants = layer_2.platform_vault_grants[names.env].attach(self)
 
         # --- What this environment owns: buckets, a Spaces key, a database, a JWT secret -
         buckets = [
@@ -148,7 +149,6 @@ class PlatformStack(SprocketStack):
                     path=ref.path,
                     key=ref.key,
                     secret_name=names.service(source.value),
-                    provider=infrastructure_vault if ref.mount == INFRASTRUCTURE else None,
                 ),
             ).secret
 

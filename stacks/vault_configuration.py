@@ -1,16 +1,17 @@
 """Vault's own configuration: its KV mounts, policies, GitHub login, audit and service tokens.
 
-Creates the KV v2 mounts ``infrastructure`` and ``platform``; one policy per role of
-``stacks/vault_policies.py`` (the teams', the infrastructure service's, one per
-environment's platform service); GitHub login for SprocketBot's teams; a stdout audit
-device; the infrastructure token and one platform token per environment. Removing the
-construct unmounts the KV mounts, which deletes every secret in them.
+Creates the KV v2 mounts ``infrastructure`` and ``platform`` (kept: ``prevent_destroy``); the
+teams' policies of ``stacks/vault_policies.py``; one policy per environment's platform stack,
+written from what that stack grants itself; GitHub login for SprocketBot's teams; a stdout
+audit device; and one token role per environment, from which whoever deploys that
+environment mints a short-lived token carrying its policy only. No token is stored in any
+Terraform state or output.
 
     vault = VaultConfiguration(self, "Default", VaultConfigurationProps(
         environments=["main", "staging"]))
     vault.infrastructure_mount         # where generated infrastructure secrets go
-    vault.infrastructure_token         # reads infrastructure/ (Terraform expression)
-    vault.platform_tokens["main"]      # reads platform/main/ only
+    vault.platform_grants["main"]      # attached to platform-main (VaultGrants.attach)
+    vault.grant_platform_policies()    # once every stack is built
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cdktf import TerraformStack
 from constructs import Construct
 
 from constructs_lib.errors import raise_if
@@ -25,20 +27,21 @@ from constructs_lib.vault_access import (
     VaultAuditLog,
     VaultGithubAuth,
     VaultGithubAuthProps,
-    VaultServiceToken,
-    VaultServiceTokenProps,
+    VaultTokenRole,
+    VaultTokenRoleProps,
 )
+from constructs_lib.vault_grants import VaultGrants, refresh_rules
 from constructs_lib.vault_kv import VaultKvMount, VaultKvMountProps
 from constructs_lib.vault_policy import VaultPolicy, VaultPolicyProps
 from stacks.vault_policies import (
     ADMINS,
     GITHUB_TEAMS,
     INFRASTRUCTURE,
-    INFRASTRUCTURE_SERVICE,
     MOUNTS,
+    PLAN,
     PLATFORM,
     platform_service,
-    policies,
+    team_policies,
 )
 
 GITHUB_ORGANIZATION = "SprocketBot"
@@ -46,7 +49,7 @@ GITHUB_ORGANIZATION = "SprocketBot"
 
 @dataclass(frozen=True, kw_only=True)
 class VaultConfigurationProps:
-    # Every environment gets a platform policy and token of its own, limited to its secrets.
+    # Every environment gets a platform policy and token role of its own.
     environments: Sequence[str]
 
     def __post_init__(self) -> None:
@@ -74,16 +77,14 @@ class VaultConfiguration(Construct):
             "platform_kv",
             VaultKvMountProps(path=PLATFORM, description="Application secrets"),
         )
-        vault_policies = {
-            name: VaultPolicy(
+        for name, rules in team_policies().items():
+            VaultPolicy(
                 self,
                 f"policy_{name.replace('-', '_')}",
                 VaultPolicyProps(
                     name=name, rules=rules, mounts=MOUNTS, administrator=name == ADMINS
                 ),
             )
-            for name, rules in policies(environments).items()
-        }
         VaultGithubAuth(
             self,
             "github_auth",
@@ -94,21 +95,47 @@ class VaultConfiguration(Construct):
         # A reference to the mount (not the literal "infrastructure"), so every secret written
         # into it waits for the mount on the first apply.
         self.infrastructure_mount: str = infrastructure_kv.path
-        self.infrastructure_token: str = VaultServiceToken(
-            self,
-            "infrastructure_token",
-            VaultServiceTokenProps(
-                name="infrastructure", policies=[vault_policies[INFRASTRUCTURE_SERVICE].name]
-            ),
-        ).client_token
-        # Environment -> the token that reads that environment's application secrets only.
-        self.platform_tokens: Mapping[str, str] = {
-            env: VaultServiceToken(
+        # Environment -> what its platform stack may do in Vault. Each platform stack grants
+        # itself what it reads and writes (constructs_lib/vault_grants.py); the policies are
+        # written from those grants once every stack is built (grant_platform_policies).
+        self.platform_grants: Mapping[str, VaultGrants] = {
+            env: VaultGrants(platform_service(env)) for env in environments
+        }
+        self._platform_policies = {
+            env: VaultPolicy(
                 self,
-                f"platform_token_{env}",
-                VaultServiceTokenProps(
-                    name=f"platform-{env}", policies=[vault_policies[platform_service(env)].name]
-                ),
-            ).client_token
+                f"policy_{platform_service(env).replace('-', '_')}",
+                VaultPolicyProps(name=platform_service(env), rules=None, mounts=MOUNTS),
+            )
             for env in environments
         }
+        # Plans and drift checks: exactly what a refresh of every stack reads, nothing it
+        # could write. Exempt from the mount checks (a refresh reads Vault's configuration
+        # under sys/ and auth/); every rule is read-only but sys/audit's sudo, which listing
+        # audit devices needs (tests/stacks/test_layer_2.py holds it to that).
+        self._plan_policy = VaultPolicy(
+            self, "policy_plan", VaultPolicyProps(name=PLAN, rules=None, administrator=True)
+        )
+        VaultTokenRole(
+            self, "plan_role", VaultTokenRoleProps(name=PLAN, policies=[self._plan_policy.name])
+        )
+        # The tokens a platform stack is deployed with: minted per deploy from its role
+        # (`vault token create -role=platform-<env>`), never stored in any state.
+        for env in environments:
+            VaultTokenRole(
+                self,
+                f"platform_role_{env}",
+                VaultTokenRoleProps(
+                    name=f"platform-{env}",
+                    policies=[self._platform_policies[env].name],
+                ),
+            )
+
+    def grant_plan_policy(self, stacks: Sequence[TerraformStack]) -> None:
+        """Write the ``plan`` policy: what refreshing ``stacks`` reads, read-only."""
+        self._plan_policy.set_rules(refresh_rules(list(stacks)))
+
+    def grant_platform_policies(self) -> None:
+        """Write each platform policy from its stack's grants; call once every stack is built."""
+        for env, policy in self._platform_policies.items():
+            policy.set_rules(self.platform_grants[env].rules())

@@ -22,69 +22,57 @@ MOUNTS = (INFRASTRUCTURE, PLATFORM)
 WRITE = (*CRUD, "patch")
 
 
-def read_only(mount: str) -> list[PolicyRule]:
-    return [
-        PolicyRule(path=f"{mount}/data/*", capabilities=("read",)),
-        PolicyRule(path=f"{mount}/metadata/*", capabilities=READ),
-    ]
+def metadata_only(mount: str) -> list[PolicyRule]:
+    """List secrets and read their metadata (versions, times, custom metadata): no value."""
+    return [PolicyRule(path=f"{mount}/metadata/*", capabilities=READ)]
 
 
-def read_write(mount: str) -> list[PolicyRule]:
-    return [
+def read_write(mount: str, *, destroy: bool) -> list[PolicyRule]:
+    """Read and write every value; soft-delete and undelete versions. With ``destroy``, also
+    remove versions for good (``destroy/``) and whole secrets with their history
+    (``DELETE metadata/``)."""
+    rules = [
         PolicyRule(path=f"{mount}/data/*", capabilities=WRITE),
-        PolicyRule(path=f"{mount}/metadata/*", capabilities=("read", "list", "delete")),
+        PolicyRule(
+            path=f"{mount}/metadata/*",
+            capabilities=("read", "list", "delete") if destroy else READ,
+        ),
         PolicyRule(path=f"{mount}/delete/*", capabilities=("update",)),
         PolicyRule(path=f"{mount}/undelete/*", capabilities=("update",)),
     ]
+    if destroy:
+        rules.append(PolicyRule(path=f"{mount}/destroy/*", capabilities=("update",)))
+    return rules
 
 
 ADMINS = "admins"
 READONLY = "readonly"
 DEVELOPERS = "developers"
 OPS = "ops"
-INFRASTRUCTURE_SERVICE = "infrastructure-service"
+# Plans and drift checks: what a refresh of every stack reads (constructs_lib/vault_grants.py).
+PLAN = "plan"
 # Application secrets every environment shares (platform/<name>); everything else of an
 # environment lives under platform/<env>/.
 SHARED_PLATFORM_SECRETS = ("ballchasing",)
 
 
 def platform_service(environment: str) -> str:
-    """The policy of one environment's platform token."""
+    """The policy of the tokens platform-<environment> is deployed with: exactly what that
+    stack reads and writes (stacks/vault_grants.py)."""
     return f"platform-{environment}-service"
 
 
-def platform_environment(environment: str) -> list[PolicyRule]:
-    """Read one environment's application secrets and the shared ones; write only the values
-    its platform stack generates (platform/<env>/generated/...). Nothing of other environments."""
-    return [
-        PolicyRule(path=f"{PLATFORM}/data/{environment}/*", capabilities=("read",)),
-        PolicyRule(path=f"{PLATFORM}/metadata/{environment}/*", capabilities=READ),
-        *(
-            PolicyRule(path=f"{PLATFORM}/data/{name}", capabilities=("read",))
-            for name in SHARED_PLATFORM_SECRETS
-        ),
-        PolicyRule(path=f"{PLATFORM}/data/{environment}/generated/*", capabilities=WRITE),
-        PolicyRule(
-            path=f"{PLATFORM}/metadata/{environment}/generated/*",
-            capabilities=("read", "list", "delete"),
-        ),
-    ]
-
-
-def policies(environments: list[str]) -> dict[str, list[PolicyRule]]:
-    """Name -> rules. ADMINS is the only policy exempt from the least-privilege checks."""
+def team_policies() -> dict[str, list[PolicyRule]]:
+    """Name -> rules of the people's policies. ADMINS is the only one exempt from the
+    least-privilege checks."""
     return {
         ADMINS: [PolicyRule(path="*", capabilities=(*WRITE, "sudo"))],
-        # Every secret, read-only.
-        READONLY: read_only(INFRASTRUCTURE) + read_only(PLATFORM),
-        # Application secrets only.
-        DEVELOPERS: read_write(PLATFORM),
-        # Infrastructure secrets only.
-        OPS: read_write(INFRASTRUCTURE),
-        # The infrastructure token: platform stacks read shared infrastructure credentials.
-        INFRASTRUCTURE_SERVICE: read_only(INFRASTRUCTURE),
-        # One platform token per environment, so deploying one never reaches another's secrets.
-        **{platform_service(env): platform_environment(env) for env in sorted(environments)},
+        # What exists and when it changed, in both mounts; never a value.
+        READONLY: metadata_only(INFRASTRUCTURE) + metadata_only(PLATFORM),
+        # Application secrets; history can be soft-deleted and restored, never destroyed.
+        DEVELOPERS: read_write(PLATFORM, destroy=False),
+        # Infrastructure secrets only, with their history.
+        OPS: read_write(INFRASTRUCTURE, destroy=True),
     }
 
 

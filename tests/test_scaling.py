@@ -92,14 +92,14 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
     added = {re.sub(r"_(Stored|Default)_[0-9A-F]{8}$", "", a) for a in layer_2.added}
     assert added == {
         f"vault_policy.policy_platform_{new.replace('-', '_')}_service",
-        f"vault_token.platform_token_{new}",
-        f"output.cross-stack-output-vault_tokenplatform_token_{new}client_token",
+        f"vault_token_auth_backend_role.platform_role_{new}",
     }
     touched = {re.sub(r"_[0-9A-F]{8}$", "", address) for address in layer_2.changed}
     assert touched == {
         "docker_config.influxdb_buckets_Config-influxdb-buckets",
         "docker_config.gatus_Config-endpoints-yaml",
-        "output.PlatformVaultToken",
+        # plan reads what every stack's refresh reads: the new environment's too
+        "vault_policy.policy_plan",
     }
 
 

@@ -119,7 +119,9 @@ def break_secret_mode(s):
 
 
 def break_token_output(s):
-    s["layer_2"]["output"]["PlatformVaultToken"]["sensitive"] = False
+    # An output carrying a generated password, not marked sensitive
+    password = next(iter(s["layer_2"]["resource"]["random_password"]))
+    s["layer_2"]["output"]["LeakedPassword"] = {"value": f"${{random_password.{password}.result}}"}
     return s["layer_2"]
 
 

@@ -6,8 +6,8 @@ from constructs_lib.managed_postgres import ManagedPostgresDatabaseProps
 from constructs_lib.vault_access import (
     VaultGithubAuth,
     VaultGithubAuthProps,
-    VaultServiceToken,
-    VaultServiceTokenProps,
+    VaultTokenRole,
+    VaultTokenRoleProps,
 )
 from constructs_lib.vault_kv import VaultKvMountProps, VaultKvSecretProps
 
@@ -26,17 +26,20 @@ def test_generated_secret_is_alphanumeric_and_stored_in_vault(synth_stack):
     assert stored["data_json"] == '${jsonencode({"password" = random_password.pw.result})}'
 
 
-def test_service_token_is_an_orphan_periodic_token(synth_stack):
+def test_token_role_mints_short_lived_orphans_with_exactly_its_policies(synth_stack):
     doc = synth_stack(
-        lambda s: VaultServiceToken(
-            s, "tok", VaultServiceTokenProps(name="platform", policies=["platform-service"])
+        lambda s: VaultTokenRole(
+            s, "role", VaultTokenRoleProps(name="platform-main", policies=["platform-main-service"])
         )
     )
-    (token,) = doc["resource"]["vault_token"].values()
-    assert token["no_parent"] is True and token["renewable"] is True
-    assert token["period"] == f"{32 * 24 * 3600}s"
-    assert token["renew_min_lease"] == 16 * 24 * 3600
-    assert token["policies"] == ["platform-service"]
+    (role,) = doc["resource"]["vault_token_auth_backend_role"].values()
+    assert role["role_name"] == "platform-main"
+    assert role["allowed_policies"] == role["token_policies"] == ["platform-main-service"]
+    assert role["disallowed_policies"] == ["root"]
+    assert role["orphan"] is True and role["renewable"] is False
+    assert role["token_ttl"] == role["token_max_ttl"] == role["token_explicit_max_ttl"] == 7200
+    # No token is made: nothing to store in any state
+    assert "vault_token" not in doc["resource"]
 
 
 def test_github_auth_maps_each_team(synth_stack):
@@ -56,12 +59,10 @@ def test_github_auth_maps_each_team(synth_stack):
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
-        (lambda: VaultServiceTokenProps(name="x", policies=[]), "at least one policy"),
-        (lambda: VaultServiceTokenProps(name="x", policies=["root"]), "never carry 'root'"),
-        (
-            lambda: VaultServiceTokenProps(name="x", policies=["p"], period_s=10, renew_below_s=20),
-            "renew_below_s=20",
-        ),
+        (lambda: VaultTokenRoleProps(name="x", policies=[]), "at least one policy"),
+        (lambda: VaultTokenRoleProps(name="x", policies=["root"]), "never grant 'root'"),
+        (lambda: VaultTokenRoleProps(name="x", policies=["p"], ttl_s=10), "ttl_s=10"),
+        (lambda: VaultTokenRoleProps(name="X_1", policies=["p"]), "name='X_1'"),
         (
             lambda: VaultGithubAuthProps(organization="O", teams={"Admins Team": ["a"]}),
             "'Admins Team' must be a GitHub team slug",

@@ -78,26 +78,69 @@ def synthesized_policies(document: dict) -> dict[str, str]:
 # --- The allow/deny matrix -------------------------------------------------------------------
 
 ADMINS = "admins"
-# Secrets written as root before any case runs: "<mount>/<path inside the KV v2 mount>".
-# Each environment's: one loaded by hand, one at the environment's root, one generated.
+PLAN = "plan"
+
+
+def _built_grants() -> tuple[dict[str, list[tuple[str, tuple[str, ...]]]], list[str]]:
+    """Each environment's platform policy rules and the plan policy's paths, from the stacks as
+    main.py builds them (the matrix is made at collection, before any fixture runs); the
+    tests below check that the synthesized policies are exactly these."""
+    import main
+    from tests.conftest import ROOT
+
+    app = main.build(ROOT, outdir=tempfile.mkdtemp(prefix="vault-matrix-"))
+    vault = app.node.find_child("layer_2").vault
+    platform = {
+        env: [(rule.path, tuple(rule.capabilities)) for rule in grants.rules()]
+        for env, grants in vault.platform_grants.items()
+    }
+    plan = [rule.path for rule in vault._plan_policy.props.rules]
+    return platform, plan
+
+
+PLATFORM_RULES, PLAN_PATHS = _built_grants()
+
+
+def kv_target(api_path: str) -> str | None:
+    """``platform/data/main/x`` -> ``platform/main/x``; None for a non-KV path."""
+    mount, _, rest = api_path.partition("/")
+    kind, _, path = rest.partition("/")
+    return f"{mount}/{path}" if kind == "data" else None
+
+
+def granted(env: str, capability: str) -> list[str]:
+    return sorted(
+        target
+        for path, capabilities in PLATFORM_RULES[env]
+        if capability in capabilities and (target := kv_target(path))
+    )
+
+
+# Secrets written as root before any case runs: every secret a policy grants, in each
+# environment, and a few that no platform policy grants.
+UNGRANTED = ["infrastructure/redis", "infrastructure/rabbitmq/main"]
+PLAN_TARGETS = sorted(filter(None, map(kv_target, PLAN_PATHS)))
 SAMPLES: dict[str, dict[str, str]] = {
-    **{
-        path: data
-        for env in ENVIRONMENTS
-        for path, data in {
-            f"platform/{env}/manual/oauth/google": {"client_id": f"google-client-id-{env}"},
-            f"platform/{env}/chatwoot": {"api_token": f"chatwoot-token-{env}"},
-            f"platform/{env}/generated/jwt": {"secret": f"jwt-secret-{env}"},
-        }.items()
-    },
-    "platform/ballchasing": {"token": "ballchasing-token"},
-    "infrastructure/redis": {"password": "redis-password"},
-    "infrastructure/rabbitmq/main": {"password": "rabbitmq-password"},
+    target: {"sample": target}
+    for target in sorted(
+        {t for env in ENVIRONMENTS for t in granted(env, "read")}
+        # ...and each environment's secrets at the same place in every other one
+        | {
+            t.replace(f"platform/{env}/", f"platform/{other}/", 1)
+            for env in ENVIRONMENTS
+            for t in granted(env, "read")
+            for other in ENVIRONMENTS
+        }
+        | set(PLAN_TARGETS)
+        | {f"platform/{env}/manual/not-granted" for env in ENVIRONMENTS}
+        | set(UNGRANTED)
+    )
 }
 # Targets the delete/destroy cases remove; root (re)writes them just before each such case.
 SCRATCH = {
     *(f"platform/{env}/{kind}/scratch" for env in ENVIRONMENTS for kind in ("manual", "generated")),
     "infrastructure/scratch",
+    *(t for env in ENVIRONMENTS for t in granted(env, "delete")),
 }
 
 
@@ -130,90 +173,74 @@ def per_environment(
     return [(op, target.format(env=env)) for env in environments for op, target in cases]
 
 
+def elsewhere(target: str, env: str, other: str) -> str:
+    return target.replace(f"platform/{env}/", f"platform/{other}/", 1)
+
+
 def platform_service_cases(env: str) -> list[Case]:
-    """platform-<env>-service: its own environment's secrets and the shared ones; it writes
-    only what its platform stack generates, and reaches nothing of another environment."""
+    """platform-<env>-service, minted from its role: every secret its stack grants itself, in
+    the way granted, succeeds; the same secret in another environment, any other secret, a
+    listing and destroying history are denied."""
+    reads, writes, deletes = granted(env, "read"), granted(env, "create"), granted(env, "delete")
     others = [other for other in ENVIRONMENTS if other != env]
+    own = [t for t in reads if t.startswith(f"platform/{env}/")]
     return _cases(
         f"platform-{env}-service",
         allowed=[
-            *per_environment(
-                ("read", "platform/{env}/manual/oauth/google"),
-                ("read", "platform/{env}/chatwoot"),
-                ("read", "platform/{env}/generated/jwt"),
-                ("list", "platform/{env}/generated"),
-                # "write only the values its platform stack generates"
-                ("write", "platform/{env}/generated/x"),
-                ("delete", "platform/{env}/generated/scratch"),
-                environments=[env],
-            ),
-            ("read", "platform/ballchasing"),
+            *(("read", t) for t in reads),
+            *(("write", t) for t in writes),
+            *(("delete", t) for t in deletes),
         ],
         denied=[
-            # Nothing of another environment, read or write.
-            *per_environment(
-                ("read", "platform/{env}/manual/oauth/google"),
-                ("read", "platform/{env}/chatwoot"),
-                ("read", "platform/{env}/generated/jwt"),
-                ("write", "platform/{env}/generated/x"),
-                environments=others,
-            ),
+            *(("read", elsewhere(t, env, o)) for t in own for o in others),
+            *(("write", elsewhere(t, env, o)) for t in writes for o in others),
+            ("read", f"platform/{env}/manual/not-granted"),
+            *(("read", t) for t in UNGRANTED),
+            *(("write", t) for t in reads if t not in writes),
+            *(("destroy", t) for t in deletes),
             ("list", "platform/"),
-            ("read", "infrastructure/redis"),
-            ("read", "infrastructure/rabbitmq/main"),
+            ("list", f"platform/{env}/"),
             ("list", "infrastructure/"),
-            *per_environment(
-                ("write", "platform/{env}/manual/oauth/google"),
-                ("patch", "platform/{env}/chatwoot"),
-                ("delete", "platform/{env}/manual/scratch"),
-                ("destroy", "platform/{env}/manual/scratch"),
-                environments=[env],
-            ),
-            ("write", "platform/ballchasing"),
-            ("write", "infrastructure/redis"),
         ],
     )
 
 
-# Intent, written by hand: what each policy is for (stacks/vault_policies.py's docstrings).
-KV_INTENT: list[Case] = [
-    *(case for env in ENVIRONMENTS for case in platform_service_cases(env)),
-    *_cases(
-        "infrastructure-service",
-        allowed=[
+def plan_cases() -> list[Case]:
+    """plan: every KV secret a refresh reads, read-only; nothing written, listed or destroyed."""
+    reads = PLAN_TARGETS
+    return _cases(
+        PLAN,
+        allowed=[("read", t) for t in reads],
+        denied=[
+            *(("write", t) for t in reads),
+            *(("delete", t) for t in reads if t in SCRATCH),
             ("read", "infrastructure/redis"),
-            ("read", "infrastructure/rabbitmq/main"),
+            ("list", "platform/"),
             ("list", "infrastructure/"),
         ],
-        denied=[
-            ("write", "infrastructure/redis"),
-            ("patch", "infrastructure/redis"),
-            ("delete", "infrastructure/scratch"),
-            ("destroy", "infrastructure/scratch"),
-            ("list", "platform/"),
-            *per_environment(
-                ("read", "platform/{env}/manual/oauth/google"),
-                ("read", "platform/{env}/generated/jwt"),
-                ("write", "platform/{env}/generated/x"),
-            ),
-        ],
-    ),
+    )
+
+
+# Intent, written by hand: what each team policy is for (stacks/vault_policies.py).
+SAMPLE_IN = {env: f"platform/{env}/manual/not-granted" for env in ENVIRONMENTS}
+KV_INTENT: list[Case] = [
+    *(case for env in ENVIRONMENTS for case in platform_service_cases(env)),
+    *plan_cases(),
     *_cases(
         "readonly",
         allowed=[
-            *(("read", path) for path in SAMPLES),
+            *(("metadata", path) for path in SAMPLES),
             ("list", "platform/"),
             ("list", "infrastructure/"),
         ],
         denied=[
+            *(("read", path) for path in SAMPLES),
             ("write", "infrastructure/redis"),
             ("patch", "infrastructure/rabbitmq/main"),
             ("delete", "infrastructure/scratch"),
             ("destroy", "infrastructure/scratch"),
             *per_environment(
-                ("write", "platform/{env}/manual/oauth/google"),
-                ("write", "platform/{env}/generated/x"),
-                ("patch", "platform/{env}/chatwoot"),
+                ("write", "platform/{env}/manual/not-granted"),
                 ("delete", "platform/{env}/manual/scratch"),
                 ("destroy", "platform/{env}/manual/scratch"),
             ),
@@ -224,18 +251,21 @@ KV_INTENT: list[Case] = [
         allowed=[
             ("list", "platform/"),
             *per_environment(
-                ("read", "platform/{env}/manual/oauth/google"),
-                ("read", "platform/{env}/chatwoot"),
-                ("write", "platform/{env}/manual/oauth/google"),
-                ("write", "platform/{env}/chatwoot"),
-                ("patch", "platform/{env}/chatwoot"),
+                ("read", "platform/{env}/manual/not-granted"),
+                ("write", "platform/{env}/manual/not-granted"),
+                ("patch", "platform/{env}/manual/not-granted"),
+                ("metadata", "platform/{env}/manual/not-granted"),
                 ("delete", "platform/{env}/manual/scratch"),
-                ("destroy", "platform/{env}/manual/scratch"),
+                ("undelete", "platform/{env}/manual/scratch"),
             ),
         ],
         denied=[
+            # History is never destroyed: no destroy/, no DELETE metadata/.
+            *per_environment(
+                ("destroy", "platform/{env}/manual/scratch"),
+                ("destroy-versions", "platform/{env}/manual/scratch"),
+            ),
             ("read", "infrastructure/redis"),
-            ("read", "infrastructure/rabbitmq/main"),
             ("list", "infrastructure/"),
             ("write", "infrastructure/redis"),
             ("delete", "infrastructure/scratch"),
@@ -255,26 +285,29 @@ KV_INTENT: list[Case] = [
         denied=[
             ("list", "platform/"),
             *per_environment(
-                ("read", "platform/{env}/manual/oauth/google"),
-                ("read", "platform/{env}/chatwoot"),
-                ("write", "platform/{env}/generated/x"),
+                ("read", "platform/{env}/manual/not-granted"),
+                ("write", "platform/{env}/manual/not-granted"),
                 ("delete", "platform/{env}/manual/scratch"),
             ),
         ],
     ),
 ]
-# Vault's own configuration and other tokens: administrators only.
+# Vault's own configuration and other tokens: administrators only; plan reads what a refresh
+# reads (mounts, policies, token roles, audit devices) and changes none of it.
 SYS_OPERATION_NAMES = (
     "policy-write",
     "policy-read",
     "policy-list",
     "mount-enable",
+    "mount-read",
     "mount-list",
     "auth-list",
     "audit-list",
+    "role-read",
     "token-create-admins",
     "token-create-orphan",
 )
+PLAN_SYS_READS = {"policy-read", "mount-read", "audit-list", "role-read"}
 NON_ADMIN_POLICIES = sorted({case.policy for case in KV_INTENT})
 MATRIX: list[Case] = [
     *KV_INTENT,
@@ -284,7 +317,7 @@ MATRIX: list[Case] = [
         for op, target in sorted({(c.operation, c.target) for c in KV_INTENT})
     ),
     *(
-        Case(policy, op, "", policy == ADMINS)
+        Case(policy, op, "", policy == ADMINS or (policy == PLAN and op in PLAN_SYS_READS))
         for policy in [ADMINS, *NON_ADMIN_POLICIES]
         for op in SYS_OPERATION_NAMES
     ),
@@ -352,6 +385,24 @@ def op_delete(client: hvac.Client, case: Case):
     return _kv(client).delete_latest_version_of_secret(path, mount_point=mount)
 
 
+def op_metadata(client: hvac.Client, case: Case):
+    # Versions and times, no value: GET <mount>/metadata/<path>.
+    mount, path = split_target(case.target)
+    return _kv(client).read_secret_metadata(path, mount_point=mount)
+
+
+def op_undelete(client: hvac.Client, case: Case):
+    # Restores a soft-deleted version: POST <mount>/undelete/<path>.
+    mount, path = split_target(case.target)
+    return _kv(client).undelete_secret_versions(path, versions=[1], mount_point=mount)
+
+
+def op_destroy_versions(client: hvac.Client, case: Case):
+    # Versions removed for good: POST <mount>/destroy/<path>.
+    mount, path = split_target(case.target)
+    return _kv(client).destroy_secret_versions(path, versions=[1], mount_point=mount)
+
+
 def op_destroy(client: hvac.Client, case: Case):
     # Every version and the metadata: DELETE <mount>/metadata/<path>.
     mount, path = split_target(case.target)
@@ -365,6 +416,9 @@ KV_OPERATIONS: dict[str, Callable[[hvac.Client, Case], object]] = {
     "patch": op_patch,
     "delete": op_delete,
     "destroy": op_destroy,
+    "metadata": op_metadata,
+    "undelete": op_undelete,
+    "destroy-versions": op_destroy_versions,
 }
 SYS_OPERATIONS: dict[str, Callable[[hvac.Client, Case], object]] = {
     "policy-write": lambda c, case: c.sys.create_or_update_acl_policy(
@@ -375,7 +429,9 @@ SYS_OPERATIONS: dict[str, Callable[[hvac.Client, Case], object]] = {
     "mount-enable": lambda c, case: c.sys.enable_secrets_engine(
         "kv", path=f"e2e-by-{case.policy}", options={"version": "2"}
     ),
+    "mount-read": lambda c, case: c.adapter.get("/v1/sys/mounts/platform"),
     "mount-list": lambda c, case: c.sys.list_mounted_secrets_engines(),
+    "role-read": lambda c, case: c.adapter.get(f"/v1/auth/token/roles/platform-{ENVIRONMENTS[0]}"),
     "auth-list": lambda c, case: c.sys.list_auth_methods(),
     "audit-list": lambda c, case: c.sys.list_enabled_audit_devices(),
     "token-create-admins": lambda c, case: c.auth.token.create(policies=[ADMINS], ttl="5m"),
@@ -414,26 +470,38 @@ def applied(layer_2: dict, root: hvac.Client) -> dict:
     return layer_2
 
 
+def role_of(document: dict, name: str) -> dict:
+    (role,) = (
+        r for r in resources(document, "vault_token_auth_backend_role").values()
+        if r["role_name"] == name
+    )  # fmt: skip
+    return role
+
+
 @pytest.fixture(scope="module")
 def tokens(applied: dict, root: hvac.Client) -> dict[str, str]:
-    """Policy name -> a token holding it (and the default policy, as every token here does).
+    """Policy name -> a token holding it (and the default policy).
 
-    The service tokens are minted as their ``vault_token`` resources say; every other policy
-    gets a short-lived orphan token minted by root.
+    The token roles are created as synthesized, and the platform and plan tokens are minted
+    from them, as a deployer mints them; every team policy gets a short-lived orphan token
+    minted by root.
     """
     minted: dict[str, str] = {}
-    for token in resources(applied, "vault_token").values():
-        names = [policy_name(applied, ref) for ref in token["policies"]]
-        create = root.auth.token.create_orphan if token["no_parent"] else root.auth.token.create
-        auth = create(
-            policies=names,
-            no_default_policy=token["no_default_policy"],
-            renewable=token["renewable"],
-            period=token["period"],
-            display_name=token["display_name"],
-        )["auth"]
-        assert len(names) == 1, f"service token {token['display_name']}: one policy expected"
-        minted[names[0]] = auth["client_token"]
+    for role in resources(applied, "vault_token_auth_backend_role").values():
+        policies = [policy_name(applied, ref) for ref in role["token_policies"]]
+        root.write(
+            f"auth/token/roles/{role['role_name']}",
+            allowed_policies=[policy_name(applied, ref) for ref in role["allowed_policies"]],
+            disallowed_policies=role["disallowed_policies"],
+            token_policies=policies,
+            orphan=role["orphan"],
+            renewable=role["renewable"],
+            token_ttl=role["token_ttl"],
+            token_max_ttl=role["token_max_ttl"],
+            token_explicit_max_ttl=role["token_explicit_max_ttl"],
+        )
+        (policy,) = policies
+        minted[policy] = root.auth.token.create(role_name=role["role_name"])["auth"]["client_token"]
     for name in synthesized_policies(applied):
         if name not in minted:
             auth = root.auth.token.create_orphan(
@@ -468,25 +536,37 @@ def test_matrix_covers_every_synthesized_policy(applied: dict) -> None:
     assert {case.policy for case in MATRIX} == set(synthesized_policies(applied))
 
 
-def test_service_tokens_carry_their_synthesized_policy(
+def test_tokens_minted_from_the_roles_carry_exactly_their_policy(
     applied: dict, root: hvac.Client, tokens: dict[str, str]
 ) -> None:
-    service_tokens = resources(applied, "vault_token")
-    assert service_tokens, "layer_2 synthesizes no vault_token"
-    policies = synthesized_policies(applied)
-    for token in service_tokens.values():
-        names = [policy_name(applied, ref) for ref in token["policies"]]
-        # Every reference names a synthesized policy, and never root or admins.
-        assert set(names) <= set(policies) and not set(names) & {"root", ADMINS}
-        looked_up = root.auth.token.lookup(tokens[names[0]])["data"]
-        assert sorted(looked_up["policies"]) == sorted({"default", *names})
-        assert looked_up["orphan"] is token["no_parent"]
-        assert f"{looked_up['period']}s" == token["period"]
-        assert looked_up["renewable"] is token["renewable"]
-    assert {policy_name(applied, r) for t in service_tokens.values() for r in t["policies"]} == {
-        "infrastructure-service",
-        *(f"platform-{env}-service" for env in ENVIRONMENTS),
+    roles = {
+        r["role_name"]: r for r in resources(applied, "vault_token_auth_backend_role").values()
     }
+    assert set(roles) == {PLAN, *(f"platform-{env}" for env in ENVIRONMENTS)}
+    for name, role in roles.items():
+        (policy,) = (policy_name(applied, ref) for ref in role["token_policies"])
+        looked_up = root.auth.token.lookup(tokens[policy])["data"]
+        assert sorted(looked_up["policies"]) == sorted({"default", policy}), name
+        assert looked_up["orphan"] is True and looked_up["renewable"] is False, name
+        assert 0 < looked_up["ttl"] <= role["token_explicit_max_ttl"], name
+    # A token of one environment's role cannot be minted with another's policy
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        root.auth.token.create(
+            role_name=f"platform-{ENVIRONMENTS[0]}",
+            policies=[f"platform-{ENVIRONMENTS[-1]}-service", ADMINS],
+        )
+
+
+def test_the_synthesized_policies_are_the_grants_the_stacks_declared(applied: dict) -> None:
+    policies = synthesized_policies(applied)
+    for env, rules in PLATFORM_RULES.items():
+        document = json.loads(policies[f"platform-{env}-service"])["path"]
+        assert {p: tuple(v["capabilities"]) for p, v in document.items()} == dict(rules), env
+    assert sorted(json.loads(policies[PLAN])["path"]) == sorted(PLAN_PATHS)
+    # plan changes nothing: read everywhere, and the sudo listing audit devices needs
+    for path, rule in json.loads(policies[PLAN])["path"].items():
+        allowed = {"read", "sudo"} if path == "sys/audit" else {"read"}
+        assert set(rule["capabilities"]) <= allowed, path
 
 
 def test_github_teams_name_only_synthesized_policies(applied: dict, root: hvac.Client) -> None:
@@ -508,7 +588,8 @@ def test_github_teams_name_only_synthesized_policies(applied: dict, root: hvac.C
 def test_policy_matrix(case: Case, bao: BaoServer, root: hvac.Client, tokens: dict[str, str]):
     if case.target in SCRATCH:
         mount, path = split_target(case.target)
-        root.secrets.kv.v2.create_or_update_secret(path, secret={"v": "1"}, mount_point=mount)
+        data = SAMPLES.get(case.target, {"v": "1"})
+        root.secrets.kv.v2.create_or_update_secret(path, secret=data, mount_point=mount)
     operation = KV_OPERATIONS.get(case.operation) or SYS_OPERATIONS[case.operation]
     client = bao.client(tokens[case.policy])
     if case.allowed:

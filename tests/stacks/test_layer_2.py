@@ -232,42 +232,59 @@ def policy_paths(document: dict) -> dict[str, dict[str, list[str]]]:
     }
 
 
-def test_policies_parse_and_only_admins_reach_beyond_the_mounts_or_hold_sudo(layer_2):
+def test_policies_parse_and_only_admins_and_plan_reach_beyond_the_mounts_or_hold_sudo(layer_2):
     policies = policy_paths(layer_2)
     assert set(policies) == {
         "admins",
         "readonly",
         "developers",
         "ops",
-        "infrastructure-service",
+        "plan",
         *(f"platform-{env}-service" for env in ENVIRONMENTS),
     }
     for name, paths in policies.items():
         if name == "admins":
             continue
         for path, caps in paths.items():
+            if name == "plan":
+                # A refresh reads Vault's own configuration; it changes nothing
+                assert set(caps) <= ({"read", "sudo"} if path == "sys/audit" else {"read"})
+                continue
             assert path.split("/")[0] in ("infrastructure", "platform"), (name, path)
             assert "sudo" not in caps, (name, path)
 
 
-def test_policies_grant_what_each_role_needs_and_no_more(layer_2):
+def test_team_policies_are_least_privilege(layer_2):
     policies = policy_paths(layer_2)
-    assert set(policies["readonly"]["platform/data/*"]) == {"read"}
-    assert {p.split("/")[0] for p in policies["developers"]} == {"platform"}
+    # readonly: what exists and when it changed, never a value
+    assert policies["readonly"] == {
+        "infrastructure/metadata/*": ["read", "list"],
+        "platform/metadata/*": ["read", "list"],
+    }
+    # developers: application secrets; history soft-deleted and restored, never destroyed
+    developers = policies["developers"]
+    assert {p.split("/")[0] for p in developers} == {"platform"}
+    assert "delete" not in developers["platform/metadata/*"]
+    assert not any("/destroy/" in p for p in developers)
+    # ops: infrastructure only
     assert {p.split("/")[0] for p in policies["ops"]} == {"infrastructure"}
-    assert policies["infrastructure-service"]["infrastructure/data/*"] == ["read"]
-    # One platform policy per environment: its own secrets and the shared ones, nothing else.
+
+
+def test_platform_policies_are_exact_paths_of_their_own_environment(layer_2):
+    policies = policy_paths(layer_2)
     for env in ENVIRONMENTS:
         paths = policies[f"platform-{env}-service"]
-        assert paths[f"platform/data/{env}/*"] == ["read"]
         assert paths["platform/data/ballchasing"] == ["read"]
-        # Vault applies only the most specific matching path: the generated secrets need a
-        # rule of their own to outrank the read (tests/e2e proves it against OpenBao).
-        assert "create" in paths[f"platform/data/{env}/generated/*"]
         others = set(ENVIRONMENTS) - {env}
-        for path in paths:
+        for path, caps in paths.items():
+            # No wildcard: each path is one secret the stack reads or writes
+            assert "*" not in path and "+" not in path, (env, path)
             assert not others & set(path.split("/")), (env, path)
-            assert "+" not in path and not path.endswith("data/*"), (env, path)
+            # Written secrets: the data and its metadata; never history-destroying paths
+            assert "/destroy/" not in path and not ("/metadata/" in path and "delete" in caps), (
+                env,
+                path,
+            )
 
 
 def test_github_teams_map_to_policies(layer_2):
@@ -290,24 +307,24 @@ def test_kv_v2_mounts_and_audit_device(layer_2):
     assert audit["type"] == "file" and audit["options"] == {"file_path": "stdout"}
 
 
-def test_service_tokens_are_periodic_renewed_and_output_as_sensitive(layer_2):
-    for token in resources(layer_2, "vault_token").values():
-        assert token["renewable"] is True and token["no_parent"] is True
-        assert 0 < token["renew_min_lease"] < int(token["period"].removesuffix("s"))
-    outputs = layer_2["output"]
-    assert outputs["InfrastructureVaultToken"]["sensitive"] is True
-    assert outputs["InfrastructureVaultToken"]["value"].startswith("${vault_token.")
-    assert outputs["PlatformVaultToken"]["sensitive"] is True
-    assert outputs["PlatformVaultToken"]["value"] == {
-        env: f"${{vault_token.platform_token_{env}.client_token}}" for env in ENVIRONMENTS
+def test_no_token_is_made_or_output_only_a_role_per_environment(layer_2):
+    # No Vault token exists in layer_2's state, so none can reach another stack's
+    assert "vault_token" not in layer_2["resource"]
+    roles = {
+        r["role_name"]: r for r in resources(layer_2, "vault_token_auth_backend_role").values()
     }
-    tokens = resources(layer_2, "vault_token")
+    assert set(roles) == {"plan", *(f"platform-{env}" for env in ENVIRONMENTS)}
     for env in ENVIRONMENTS:
-        assert tokens[f"platform_token_{env}"]["policies"] == [
-            f"${{vault_policy.policy_platform_{env}_service.name}}"
-        ], env
-    for name in ("PostgresHostname", "PostgresPort", "MonitoringNetworkId", "MinioUrl"):
-        assert outputs[name]["sensitive"] is False
+        policy = f"${{vault_policy.policy_platform_{env}_service.name}}"
+        assert roles[f"platform-{env}"]["token_policies"] == [policy], env
+        assert roles[f"platform-{env}"]["allowed_policies"] == [policy], env
+    # No output carries a token or a secret, or anything of one environment only (cdktf
+    # marks its cross-stack outputs sensitive whatever they hold: a network id here)
+    outputs = layer_2["output"]
+    for name, output in outputs.items():
+        value = str(output["value"])
+        assert not re.search(r"vault_token|random_password|password|secret|token", value), name
+        assert not any(env in name or env in value for env in ENVIRONMENTS), name
     assert outputs["MinioUrl"]["value"] == "https://nyc3.digitaloceanspaces.com"
 
 

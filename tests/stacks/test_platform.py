@@ -237,19 +237,30 @@ def test_apps_share_their_environments_network_and_only_analytics_joins_monitori
     }
 
 
-def test_vault_is_read_with_the_tokens_layer_2_made(platform):
+def test_vault_is_reached_with_the_deployers_token_and_only_granted_paths(platform, layer_2):
     env, document = platform
-    providers = {p.get("alias", "default"): p for p in document["provider"]["vault"]}
-    # The environment's own platform token, which reaches no other environment's secrets.
-    assert providers["default"]["token"].endswith(f"platform_token_{env}client_token}}")
-    assert "infrastructure_tokenclient_token" in providers["infrastructure"]["token"]
-    # Infrastructure secrets are read with the infrastructure token, the environment's own
-    # with its platform token (the default provider).
-    reads = document["data"]["vault_kv_secret_v2"].values()
-    assert {(r["mount"], r.get("provider", "vault")) for r in reads} == {
-        ("infrastructure", "vault.infrastructure"),
-        ("platform", "vault"),
+    # One Vault provider, whose token is the deployer's (VAULT_TOKEN, minted from the
+    # environment's role): no token comes from another stack
+    (provider,) = document["provider"]["vault"]
+    assert "token" not in provider and provider["skip_child_token"] is True
+    # Every secret read or written is in the environment's policy, path by path
+    policy = next(
+        p for p in resources(layer_2, "vault_policy").values()
+        if p["name"] == f"platform-{env}-service"
+    )  # fmt: skip
+    paths = json.loads(policy["policy"])["path"]
+    for read in document["data"]["vault_kv_secret_v2"].values():
+        assert "read" in paths[f"{read['mount']}/data/{read['name']}"]["capabilities"], read
+    for written in resources(document, "vault_kv_secret_v2").values():
+        granted = paths[f"{written['mount']}/data/{written['name']}"]["capabilities"]
+        assert {"create", "update"} <= set(granted), written
+    # ...and nothing else: every granted path is one this stack uses
+    used = {
+        f"{r['mount']}/data/{r['name']}" for r in document["data"]["vault_kv_secret_v2"].values()
     }
+    writes = resources(document, "vault_kv_secret_v2").values()
+    used |= {f"{w['mount']}/{part}/{w['name']}" for w in writes for part in ("data", "metadata")}
+    assert set(paths) == used
 
 
 def test_images_are_the_configured_repositories_at_the_environments_tag_by_digest(platform):
@@ -316,3 +327,25 @@ def test_changing_one_environment_changes_no_other_stack(tmp_path: Path, stacks)
     }
     # THEN only that environment's platform stack differs
     assert changed == {f"platform-{env}"}
+
+
+def test_nothing_in_an_environments_stack_or_what_it_reads_names_another(platform, stacks):
+    env, document = platform
+    others = [other for other in ENVIRONMENTS if other != env]
+    # As a name appears in resources: main-api, sprocket_main, platform/main/ (not main.js)
+    names = "|".join(map(re.escape, others))
+    word = re.compile(rf"(?<![A-Za-z0-9.])({names})(?![A-Za-z0-9.])")
+    # GIVEN the stack as synthesized (its metadata aside)
+    text = json.dumps({k: v for k, v in document.items() if k != "//"})
+    # THEN no other environment's name appears in it...
+    assert not word.findall(text), sorted(set(word.findall(text)))
+    # ...nor in any output of a stack it reads: a terraform_remote_state data source keeps
+    # every output of that state in this stack's own state, not only those it uses
+    sources = document["data"]["terraform_remote_state"].values()
+    assert sources
+    for source in sources:
+        name = source["config"]["key"].rsplit("/", 1)[-1].removesuffix(".tfstate")
+        for output, body in stacks[name]["output"].items():
+            value = json.dumps(body["value"])
+            assert not word.findall(output + value), (name, output)
+            assert not re.search(r"vault_token|random_password|password|secret", value), output
