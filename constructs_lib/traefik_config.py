@@ -19,6 +19,11 @@ import yaml
 # Middleware names the dynamic config defines, for routes to reference as "<name>@file".
 HSTS_MIDDLEWARE = "hsts"
 DASHBOARD_AUTH_MIDDLEWARE = "dashboard-auth"
+# Admin UIs answer only the admin networks (ipAllowList on the client address: Traefik binds
+# its ports in host mode, so the address is the client's own); 403 to every other address.
+ADMIN_ALLOWLIST_MIDDLEWARE = "admin-allowlist"
+# The allowlist when no admin network is configured: Traefik's own loopback, no client.
+NOBODY = ("127.0.0.1/32",)
 
 # TLS 1.2 suites with forward secrecy and AEAD only (Mozilla "intermediate").
 # TLS 1.3 suites are not configurable in Go and are all strong.
@@ -60,6 +65,8 @@ class TraefikSettings:
     dashboard_users_file: str = "/run/secrets/traefik-dashboard-users"
     hsts_max_age_s: int = 31_536_000
     log_level: str = "INFO"
+    # Networks (CIDR) the admin UIs answer. Default: none (NOBODY).
+    admin_networks: tuple[str, ...] = ()
 
 
 def _dump(document: dict) -> str:
@@ -139,6 +146,9 @@ def dynamic_config(settings: TraefikSettings) -> dict:
                 },
                 DASHBOARD_AUTH_MIDDLEWARE: {
                     "basicAuth": {"usersFile": settings.dashboard_users_file, "removeHeader": True}
+                },
+                ADMIN_ALLOWLIST_MIDDLEWARE: {
+                    "ipAllowList": {"sourceRange": list(settings.admin_networks or NOBODY)}
                 },
             }
         },

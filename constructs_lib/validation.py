@@ -53,18 +53,19 @@ def cidr_problem(value: str) -> str | None:
 _WIDEST_ADMIN_PREFIX = {4: 8, 6: 16}
 
 
-def admin_network_problem(value: str) -> str | None:
-    """A network SSH may be opened to: valid, and not a large part of the internet (however
-    it is spelled: '0.0.0.0/0', '::/0', '0.0.0.0/0.0.0.0', or halves such as '0.0.0.0/1')."""
+def admin_network_problem(value: str, opened: str = "SSH") -> str | None:
+    """A network ``opened`` (SSH, the admin UIs) may be opened to: valid, and not a large part
+    of the internet (however it is spelled: '0.0.0.0/0', '::/0', '0.0.0.0/0.0.0.0', or halves
+    such as '0.0.0.0/1')."""
     if problem := cidr_problem(value):
         return problem
     network = ipaddress.ip_network(value, strict=True)
     if network.prefixlen == 0:
-        return "opens SSH to the whole internet; list admin networks"
+        return f"opens {opened} to the whole internet; list admin networks"
     if network.prefixlen < _WIDEST_ADMIN_PREFIX[network.version]:
         widest = _WIDEST_ADMIN_PREFIX[network.version]
         return (
-            f"opens SSH to {network.num_addresses:,} addresses; list admin networks "
+            f"opens {opened} to {network.num_addresses:,} addresses; list admin networks "
             f"(a /{widest} at the widest)"
         )
     return None

@@ -36,6 +36,7 @@ from constructs_lib.swarm_service import (
     VolumeMount,
 )
 from constructs_lib.traefik_config import (
+    ADMIN_ALLOWLIST_MIDDLEWARE,
     DASHBOARD_AUTH_MIDDLEWARE,
     TraefikSettings,
     render_dynamic_config,
@@ -96,6 +97,7 @@ class Layer1Stack(SprocketStack):
             acme_email=cluster.acme_email,
             swarm_endpoint=socket_proxy.endpoint,
             ingress_network=INGRESS_NETWORK,
+            admin_networks=cluster.admin_networks,
         )
         dashboard_users = SensitiveInput(
             self,
@@ -120,7 +122,10 @@ class Layer1Stack(SprocketStack):
                 name="traefik-dashboard",
                 hosts=[cluster.host("traefik")],
                 internal_service="api@internal",
-                middlewares=[f"{DASHBOARD_AUTH_MIDDLEWARE}@file"],
+                middlewares=[
+                    f"{ADMIN_ALLOWLIST_MIDDLEWARE}@file",
+                    f"{DASHBOARD_AUTH_MIDDLEWARE}@file",
+                ],
             ),
         )
         SwarmService(
@@ -185,7 +190,11 @@ class Layer1Stack(SprocketStack):
             self,
             "vault_route",
             TraefikRouteProps(
-                name="vault", hosts=[vault_host], port=VAULT_PORT, network=VAULT_INGRESS_NETWORK
+                name="vault",
+                hosts=[vault_host],
+                port=VAULT_PORT,
+                network=VAULT_INGRESS_NETWORK,
+                middlewares=[f"{ADMIN_ALLOWLIST_MIDDLEWARE}@file"],
             ),
         )
         credentials_path = "/run/secrets/vault-storage-credentials"

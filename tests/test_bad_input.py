@@ -101,7 +101,7 @@ CLUSTER, IMAGES, APPS = "cluster.yaml", "images.yaml", "applications.yaml"
 STAGING, MAIN = "environments/staging.yaml", "environments/main.yaml"
 
 CASES: list[tuple[str, Edit, str]] = [
-    ("unknown-key", set_field(CLUSTER, "hostnme", "x"), "config/cluster.yaml: hostnme: unknown key; allowed keys: acme_email, admin_ssh_cidrs"),
+    ("unknown-key", set_field(CLUSTER, "hostnme", "x"), "config/cluster.yaml: hostnme: unknown key; allowed keys: acme_email, admin_networks, admin_ssh_cidrs"),
     ("missing-hostname", drop_field(CLUSTER, "hostname"), "config/cluster.yaml: hostname: is required but missing"),
     ("bad-hostname", set_field(CLUSTER, "hostname", "sprocket_gg"), "config/cluster.yaml: hostname: got 'sprocket_gg': must be a fully qualified"),
     ("hostname-outside-zone", set_field(CLUSTER, "hostname", "sprocket.example.org"), "hostname 'sprocket.example.org' is not inside dns_zone 'mlesports.gg'"),
@@ -130,6 +130,8 @@ CASES: list[tuple[str, Edit, str]] = [
     ("bad-env-file-name", write("environments/QA.yaml", "image_tag: qa\n"), "config/environments/QA.yaml: environment name 'QA' (from the file name) must be"),
     ("yaml-syntax", write(CLUSTER, "hostname: [sprocket\n"), "config/cluster.yaml: not valid YAML (line 2"),
     ("empty-file", write(IMAGES, ""), "config/images.yaml: must be a mapping of keys to values, got None"),
+    ("admin-uis-open-to-all", set_field(CLUSTER, "admin_networks", ["0.0.0.0/0"]), "config/cluster.yaml: admin_networks.0: got '0.0.0.0/0': opens the admin UIs to the whole internet"),
+    ("admin-network-garbage", set_field(CLUSTER, "admin_networks", ["office wifi"]), "config/cluster.yaml: admin_networks.0: got 'office wifi': must be an IPv4 or IPv6 network"),
     ("ssh-open-to-all", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/0"]), "config/cluster.yaml: admin_ssh_cidrs.0: got '0.0.0.0/0': opens SSH to the whole internet"),
     ("ssh-open-to-all-ipv6", set_field(CLUSTER, "admin_ssh_cidrs", ["0::/0"]), "admin_ssh_cidrs.0: got '0::/0': opens SSH to the whole internet"),
     ("ssh-open-to-all-netmask", set_field(CLUSTER, "admin_ssh_cidrs", ["0.0.0.0/0.0.0.0"]), "admin_ssh_cidrs.0: got '0.0.0.0/0.0.0.0': opens SSH to the whole internet"),

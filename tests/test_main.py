@@ -203,7 +203,20 @@ def test_an_empty_ssh_allow_list_is_a_loud_warning_not_an_error(project, capsys,
     cluster = project / "config" / "cluster.yaml"
     data = yaml.safe_load(cluster.read_text())
     cluster.write_text(yaml.safe_dump({**data, "admin_ssh_cidrs": ["203.0.113.0/24"]}))
-    assert load_config(project).warnings() == []
+    assert not any("admin_ssh_cidrs" in w for w in load_config(project).warnings())
+
+
+def test_an_empty_admin_network_list_is_a_loud_warning_not_an_error(project, tmp_path):
+    from stacks.config import load_config
+
+    # GIVEN the shipped configuration, whose admin_networks is empty
+    (warning,) = (w for w in load_config(project).warnings() if "admin_networks" in w)
+    # THEN it says the admin UIs, Vault's API included, answer nobody
+    assert "answer 403 to every address, Vault's API included" in warning
+    cluster = project / "config" / "cluster.yaml"
+    data = yaml.safe_load(cluster.read_text())
+    cluster.write_text(yaml.safe_dump({**data, "admin_networks": ["198.51.100.0/24"]}))
+    assert not any("admin_networks" in w for w in load_config(project).warnings())
 
 
 def test_every_stack_requires_a_terraform_with_the_lockfile_and_keeps_its_own_state(stacks):

@@ -6,7 +6,16 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from stacks.config.types import BucketName, Cidr, Hostname, Image, Port, SpacesRegion, _Model
+from stacks.config.types import (
+    AdminUiNetwork,
+    BucketName,
+    Cidr,
+    Hostname,
+    Image,
+    Port,
+    SpacesRegion,
+    _Model,
+)
 
 
 class StateConfig(_Model):
@@ -118,6 +127,9 @@ class ClusterConfig(_Model):
     spaces_region: SpacesRegion = "nyc3"
     # Networks allowed to SSH into the nodes. Default: none, SSH is closed at the firewall.
     admin_ssh_cidrs: tuple[Cidr, ...] = ()
+    # Networks the admin UIs answer (CIDR): the Traefik dashboard, Vault (its UI and API),
+    # Grafana, n8n and Gatus. Default: none, and they answer 403 to every address.
+    admin_networks: tuple[AdminUiNetwork, ...] = ()
     # Default: none. Contact address for the Let's Encrypt account.
     acme_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     state: StateConfig

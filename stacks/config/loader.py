@@ -40,6 +40,12 @@ class InfraConfig(_Model):
                 "deploying over DOCKER_HOST=ssh://... stops working once layer_1 is applied. "
                 "List the admin and deploy-runner networks before deploying."
             )
+        if not self.cluster.admin_networks:
+            found.append(
+                "config/cluster.yaml: admin_networks is empty, so the admin UIs (Traefik's "
+                "dashboard, Vault, Grafana, n8n, Gatus) answer 403 to every address, Vault's API "
+                "included: list the admin and deploy-runner networks before deploying layer_2."
+            )
         return found
 
 

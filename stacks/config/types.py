@@ -53,6 +53,7 @@ Hostname = Annotated[str, _check(hostname_problem)]
 Port = Annotated[StrictInt, _check(port_problem)]
 # A network SSH may be opened to.
 Cidr = Annotated[str, _check(admin_network_problem)]
+AdminUiNetwork = Annotated[str, _check(lambda value: admin_network_problem(value, "the admin UIs"))]
 Image = Annotated[str, _check(pinned_version_problem)]
 SpacesRegion = Annotated[str, AfterValidator(_spaces_region)]
 BucketName = Annotated[str, AfterValidator(_bucket)]

@@ -24,6 +24,7 @@ from constructs_lib.generated_secret import GeneratedSecret, GeneratedSecretProp
 from constructs_lib.managed_postgres import ManagedPostgresDatabase, ManagedPostgresDatabaseProps
 from constructs_lib.overlay_network import NetworkRef
 from constructs_lib.swarm_secret import generated_value_secret
+from constructs_lib.traefik_config import ADMIN_ALLOWLIST_MIDDLEWARE
 from constructs_lib.traefik_route import TraefikRoute, TraefikRouteProps
 from constructs_lib.vault_kv import VaultKvSecret, VaultKvSecretProps
 from stacks.config import PostgresConfig
@@ -44,14 +45,21 @@ def generated_secret(
     return GeneratedSecret(scope, id, GeneratedSecretProps(mount=mount, path=path, key=key))
 
 
-def ingress_route(
+def admin_route(
     scope: Construct, *, name: str, host: str, port: int, ingress: NetworkRef
 ) -> TraefikRoute:
-    """A TLS route at ``host`` to the service's ``port``, through the ingress network."""
+    """A TLS route at ``host`` to the service's ``port``, through the ingress network, that
+    answers the admin networks only (config/cluster.yaml admin_networks)."""
     return TraefikRoute(
         scope,
         "route",
-        TraefikRouteProps(name=name, hosts=[host], port=port, network=ingress.name),
+        TraefikRouteProps(
+            name=name,
+            hosts=[host],
+            port=port,
+            network=ingress.name,
+            middlewares=[f"{ADMIN_ALLOWLIST_MIDDLEWARE}@file"],
+        ),
     )
 
 

@@ -33,7 +33,7 @@ from constructs_lib.swarm_service import (
     UpdateOrder,
     VolumeMount,
 )
-from stacks.shared_services.common import ingress_route, yaml_document
+from stacks.shared_services.common import admin_route, yaml_document
 
 PORT = 8080
 
@@ -110,7 +110,7 @@ class Gatus(Construct):
                 version_marker=webhook.value,
             ),
         )
-        route = ingress_route(self, name="gatus", host=props.host, port=PORT, ingress=props.ingress)
+        route = admin_route(self, name="gatus", host=props.host, port=PORT, ingress=props.ingress)
         SwarmService(
             self,
             "Default",

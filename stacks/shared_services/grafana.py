@@ -34,8 +34,8 @@ from stacks.shared_services.common import (
     SECRETS,
     ServiceDatabase,
     ServiceDatabaseProps,
+    admin_route,
     generated_secret,
-    ingress_route,
     yaml_document,
 )
 from stacks.shared_services.influxdb import InfluxDbEndpoint
@@ -109,9 +109,7 @@ class Grafana(Construct):
                 postgres=props.postgres, name="grafana", vault_mount=props.vault_mount
             ),
         )
-        route = ingress_route(
-            self, name="grafana", host=props.host, port=PORT, ingress=props.ingress
-        )
+        route = admin_route(self, name="grafana", host=props.host, port=PORT, ingress=props.ingress)
         influx_token_file = f"{SECRETS}/influxdb-token"
         SwarmService(
             self,

@@ -32,8 +32,8 @@ from stacks.shared_services.common import (
     SECRETS,
     ServiceDatabase,
     ServiceDatabaseProps,
+    admin_route,
     generated_secret,
-    ingress_route,
 )
 
 PORT = 5678
@@ -68,7 +68,7 @@ class N8n(Construct):
                 postgres=props.postgres, name="n8n", vault_mount=props.vault_mount
             ),
         )
-        route = ingress_route(self, name="n8n", host=props.host, port=PORT, ingress=props.ingress)
+        route = admin_route(self, name="n8n", host=props.host, port=PORT, ingress=props.ingress)
         SwarmService(
             self,
             "Default",

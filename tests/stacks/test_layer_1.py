@@ -9,6 +9,7 @@ import yaml
 
 from constructs_lib.validation import image_problem
 from tests.conftest import (
+    CONFIG,
     config_content,
     digest_pinned,
     resources,
@@ -132,8 +133,30 @@ def test_dashboard_route_requires_authentication(layer_1):
     router = "traefik.http.routers.traefik-dashboard"
     assert labels[f"{router}.rule"] == "Host(`traefik.sprocket.mlesports.gg`)"
     assert labels[f"{router}.service"] == "api@internal"
-    assert labels[f"{router}.middlewares"] == "dashboard-auth@file"
+    # The admin networks only, then a dashboard user
+    assert labels[f"{router}.middlewares"] == "admin-allowlist@file,dashboard-auth@file"
     assert labels[f"{router}.tls.certresolver"] == "letsencrypt"
+
+
+def test_every_admin_ui_answers_the_admin_networks_only(layer_1, layer_2):
+    from tests.conftest import config_content
+
+    # GIVEN the routers of the admin UIs
+    routers = {}
+    for document in (layer_1, layer_2):
+        for service in services(document).values():
+            labels = service_labels(service)
+            for key, value in labels.items():
+                if key.startswith("traefik.http.routers.") and key.endswith(".middlewares"):
+                    routers[key.split(".")[3]] = value.split(",")
+    # THEN each carries the allowlist first
+    for name in ("traefik-dashboard", "vault", "grafana", "n8n", "gatus"):
+        assert routers[name][0] == "admin-allowlist@file", name
+    # AND the allowlist is the configured networks; none configured, no client at all
+    traefik = services(layer_1)["traefik"]
+    dynamic = yaml.safe_load(config_content(layer_1, traefik, "/etc/traefik/dynamic.yml"))
+    allow = dynamic["http"]["middlewares"]["admin-allowlist"]["ipAllowList"]["sourceRange"]
+    assert allow == (list(CONFIG.cluster.admin_networks) or ["127.0.0.1/32"])
 
 
 def test_vault_ui_is_routed_over_tls(layer_1):

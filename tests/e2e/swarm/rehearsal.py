@@ -59,6 +59,10 @@ class Deviation:
     why: str
 
 
+# Where the rehearsal's clients reach Traefik from: the first of Docker's default local address
+# pools, where docker_gwbridge's gateway is (moby daemon/libnetwork/ipamutils/utils.go:10-16:
+# 172.17.0.0/16 to 172.28.0.0/14, at b985e23).
+REHEARSAL_CLIENTS = "172.16.0.0/12"
 DEVIATIONS = (
     Deviation(
         "dnsrr endpoints",
@@ -79,6 +83,13 @@ DEVIATIONS = (
         "no ACME",
         "Traefik's certificatesResolvers.*.acme.caServer -> " + NO_ACME_SERVER,
         "Let's Encrypt is outside: Traefik serves its default self-signed certificate",
+    ),
+    Deviation(
+        "admin allowlist",
+        "Traefik's admin-allowlist sourceRange + " + REHEARSAL_CLIENTS,
+        "the tests reach Traefik through Docker's port proxy, which connects from the "
+        "docker_gwbridge gateway (a 172.16.0.0/12 address), not from the test's own address; "
+        "allow and deny are proven on real Traefik in tests/e2e/test_admin_allowlist.py",
     ),
     Deviation(
         "Vault storage",
@@ -373,6 +384,12 @@ def adapt_config(body: dict) -> dict:
         for resolver in static.get("certificatesResolvers", {}).values():
             resolver["acme"]["caServer"] = NO_ACME_SERVER
         changed = yaml.safe_dump(static, sort_keys=True)
+    elif "ipAllowList" in content and "middlewares" in content:
+        dynamic = yaml.safe_load(content)
+        for middleware in dynamic["http"]["middlewares"].values():
+            if "ipAllowList" in middleware:
+                middleware["ipAllowList"]["sourceRange"].append(REHEARSAL_CLIENTS)
+        changed = yaml.safe_dump(dynamic, sort_keys=True)
     elif content.lstrip().startswith("{") and '"storage"' in content and '"listener"' in content:
         server = json.loads(content)
         if "s3" in server["storage"]:
