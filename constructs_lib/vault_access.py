@@ -93,6 +93,9 @@ class VaultTokenRoleProps:
     policies: Sequence[str]
     # Default: two hours, not renewable: long enough for one deploy, never a standing credential.
     ttl_s: int = 2 * HOUR
+    # Default: none. Set, tokens are periodic instead: renewable, each renewal good for
+    # ``period_s``, and gone once a period passes without one (a workflow's stored token).
+    period_s: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -104,6 +107,8 @@ class VaultTokenRoleProps:
             problems.append("policies: a token role must never grant 'root'")
         if not 60 <= self.ttl_s <= 24 * HOUR:
             problems.append(f"ttl_s={self.ttl_s}: must be from 60 to {24 * HOUR} seconds")
+        if self.period_s is not None and not HOUR <= self.period_s <= 32 * 24 * HOUR:
+            problems.append(f"period_s={self.period_s}: must be from one hour to 32 days")
         raise_if("VaultTokenRole", problems)
 
 
@@ -123,9 +128,15 @@ class VaultTokenRole(Construct):
             token_policies=policies,
             disallowed_policies=["root"],
             orphan=True,
-            renewable=False,
-            token_ttl=props.ttl_s,
-            token_max_ttl=props.ttl_s,
-            token_explicit_max_ttl=props.ttl_s,
+            **(
+                {"renewable": True, "token_period": props.period_s}
+                if props.period_s
+                else {
+                    "renewable": False,
+                    "token_ttl": props.ttl_s,
+                    "token_max_ttl": props.ttl_s,
+                    "token_explicit_max_ttl": props.ttl_s,
+                }
+            ),
         )
         self.name: str = self.resource.role_name

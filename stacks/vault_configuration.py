@@ -116,8 +116,14 @@ class VaultConfiguration(Construct):
         self._plan_policy = VaultPolicy(
             self, "policy_plan", VaultPolicyProps(name=PLAN, rules=None, administrator=True)
         )
+        # Its token is stored in the plan workflow's environment: periodic (a week), renewed by
+        # each plan review, gone after a week without one (mint another: README).
         VaultTokenRole(
-            self, "plan_role", VaultTokenRoleProps(name=PLAN, policies=[self._plan_policy.name])
+            self,
+            "plan_role",
+            VaultTokenRoleProps(
+                name=PLAN, policies=[self._plan_policy.name], period_s=7 * 24 * 3600
+            ),
         )
         # The tokens a platform stack is deployed with: minted per deploy from its role
         # (`vault token create -role=platform-<env>`), never stored in any state.

@@ -63,18 +63,71 @@ def test_every_place_that_runs_terraform_on_spaces_sets_the_checksum_settings():
 
     from constructs_lib.remote_state import S3_COMPATIBLE_ENVIRONMENT
 
-    # The plan workflow's jobs that run terraform against the state bucket
-    plan = yaml.safe_load((ROOT / ".github" / "workflows" / "plan.yml").read_text())
-    jobs = [
-        job
-        for job in plan["jobs"].values()
-        if any("terraform init" in step.get("run", "") for step in job["steps"])
+    # Every workflow step that runs terraform against the state bucket
+    steps = [
+        step
+        for path in WORKFLOWS
+        for job in yaml.safe_load(path.read_text())["jobs"].values()
+        for step in job["steps"]
+        if "terraform init" in step.get("run", "")
     ]
-    assert jobs
-    for job in jobs:
-        assert S3_COMPATIBLE_ENVIRONMENT.items() <= job["env"].items()
+    assert steps
+    for step in steps:
+        assert S3_COMPATIBLE_ENVIRONMENT.items() <= step["env"].items()
     # The README's deploy exports and the rebuild runbook's
     for doc in ("README.md", "docs/runbook-rebuild.md"):
         text = (ROOT / doc).read_text()
         for name, value in S3_COMPATIBLE_ENVIRONMENT.items():
             assert re.search(rf"export .*\b{name}={value}\b", text), (doc, name)
+
+
+def _load(name: str) -> dict:
+    import yaml
+
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    # PyYAML reads the key "on" as True
+    document["on"] = document.pop(True, document.get("on"))
+    return document
+
+
+def test_no_job_that_runs_pull_request_code_has_a_secret_in_scope():
+    for path in WORKFLOWS:
+        workflow = _load(path.name)
+        if "pull_request" not in workflow["on"] and "pull_request_target" not in workflow["on"]:
+            continue
+        # pull_request_target would run with the base repository's secrets: never used
+        assert "pull_request_target" not in workflow["on"], path.name
+        text = path.read_text()
+        assert "secrets." not in text, f"{path.name} names a secret"
+        for name, job in workflow["jobs"].items():
+            assert "environment" not in job, (path.name, name)
+            permissions = job.get("permissions", workflow.get("permissions"))
+            assert permissions == {"contents": "read"}, (path.name, name)
+            checkout = next(
+                s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout")
+            )
+            assert checkout["with"]["persist-credentials"] is False, (path.name, name)
+
+
+def test_the_trusted_plan_job_checks_the_json_before_anything_holds_a_credential():
+    workflow = _load("plan-review.yml")
+    # GIVEN the job that plans: triggered by the plan workflow, on main's code
+    assert workflow["on"] == {"workflow_run": {"workflows": ["plan"], "types": ["completed"]}}
+    (job,) = workflow["jobs"].values()
+    assert "success" in job["if"]
+    steps = job["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout"))
+    assert "ref" not in checkout.get("with", {})  # the default branch, not the pull request's
+    download = next(s for s in steps if s.get("uses", "").startswith("actions/download-artifact"))
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    guard = next(i for i, s in enumerate(steps) if "scripts/plan_guard.py" in s.get("run", ""))
+    # THEN no secret is in scope at job level, and every step holding one comes after the guard
+    assert "secrets." not in str(job.get("env", {}))
+    holding = [i for i, s in enumerate(steps) if "secrets." in str(s)]
+    assert holding and min(holding) > guard
+    # AND the pull request number it comments on is checked to be a number first
+    assert "grep -Eqx '[0-9]{1,9}' review/pr-number" in steps[guard]["run"]
+    # AND Vault is reached with the plan token only, never unseal keys
+    plan = next(s for s in steps if "terraform plan" in s.get("run", ""))
+    assert plan["env"]["VAULT_TOKEN"] == "${{ secrets.VAULT_PLAN_TOKEN }}"
+    assert "secrets" not in plan["env"]["TF_VAR_vault_unseal_keys"]

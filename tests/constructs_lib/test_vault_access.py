@@ -91,3 +91,14 @@ def test_each_invalid_prop_is_named(make, expected):
     with pytest.raises(PropsError) as error:
         make()
     assert expected in str(error.value)
+
+
+def test_a_periodic_token_role_renews_one_period_at_a_time(synth_stack):
+    doc = synth_stack(
+        lambda s: VaultTokenRole(
+            s, "role", VaultTokenRoleProps(name="plan", policies=["plan"], period_s=7 * 86400)
+        )
+    )
+    (role,) = doc["resource"]["vault_token_auth_backend_role"].values()
+    assert role["token_period"] == 7 * 86400 and role["renewable"] is True
+    assert "token_explicit_max_ttl" not in role and role["orphan"] is True
