@@ -5,6 +5,7 @@
   shipper collects it; request and response values are HMAC'd by Vault, never in clear.
 - ``VaultTokenRole``: a token role minting short-lived tokens that carry exactly its
   policies, for whoever deploys a stack with them (no standing token is stored anywhere).
+- ``VaultServiceToken``: a periodic orphan token for a service in the swarm that renews it.
 
     VaultGithubAuth(self, "github", VaultGithubAuthProps(
         organization="SprocketBot", teams={"github-admin": ["admins"]}))
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from cdktf_cdktf_provider_vault.audit import Audit
 from cdktf_cdktf_provider_vault.github_auth_backend import GithubAuthBackend
 from cdktf_cdktf_provider_vault.github_team import GithubTeam
+from cdktf_cdktf_provider_vault.token import Token
 from cdktf_cdktf_provider_vault.token_auth_backend_role import TokenAuthBackendRole
 from constructs import Construct
 
@@ -140,3 +142,42 @@ class VaultTokenRole(Construct):
             ),
         )
         self.name: str = self.resource.role_name
+
+
+@dataclass(frozen=True, kw_only=True)
+class VaultServiceTokenProps:
+    # Shown as the token's display name and in the audit log.
+    name: str
+    policies: Sequence[str]
+    # Default: 32 days; the token stops working if not renewed within a period. Its holder
+    # renews it (auth/token/renew-self, in Vault's default policy).
+    period_s: int = 32 * 24 * HOUR
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.policies:
+            problems.append("policies: a service token needs at least one policy")
+        if "root" in self.policies:
+            problems.append("policies: a service token must never carry 'root'")
+        if not HOUR <= self.period_s <= 32 * 24 * HOUR:
+            problems.append(f"period_s={self.period_s}: must be from one hour to 32 days")
+        raise_if("VaultServiceToken", problems)
+
+
+class VaultServiceToken(Construct):
+    """A periodic orphan token for a service inside the swarm, which renews it itself. The
+    token is in the creating stack's state (and its Swarm secret): give it the least policy."""
+
+    def __init__(self, scope: Construct, id: str, props: VaultServiceTokenProps) -> None:
+        super().__init__(scope, id)
+        self.resource = Token(
+            self,
+            "Default",
+            display_name=props.name,
+            policies=sorted(props.policies),
+            no_default_policy=False,
+            no_parent=True,
+            renewable=True,
+            period=f"{props.period_s}s",
+        )
+        self.client_token: str = self.resource.client_token

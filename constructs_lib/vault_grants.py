@@ -110,7 +110,8 @@ def _access(construct: IConstruct) -> tuple[str | None, tuple[str, str]]:
 def refresh_rules(stacks: list[TerraformStack]) -> list[PolicyRule]:
     """What a refresh (``plan``, ``plan -refresh-only``) of ``stacks`` reads in Vault, as rules:
     each Vault resource's Read calls in hashicorp/vault v5.6.0, read-only, plus the one
-    ``sudo`` that listing audit devices needs. A Vault resource type not known here stops
+    ``sudo`` that listing audit devices needs and the ``update`` a token lookup by accessor
+    takes. A Vault resource type not known here stops
     synthesis, so a new one cannot be planned with a policy that lacks its reads.
 
     Paths (v5.6.0): ``vault_mount`` GET sys/mounts/<path> (resource_mount.go:419);
@@ -118,6 +119,7 @@ def refresh_rules(stacks: list[TerraformStack]) -> list[PolicyRule]:
     ``vault_github_auth_backend`` GET sys/mounts/auth/<path>, auth/<path>/config and
     sys/mounts/auth/<path>/tune (resource_github_auth_backend.go:184, 197, 210);
     ``vault_github_team`` GET auth/<path>/map/teams/<team> (resource_github_team.go:98);
+    ``vault_token`` POST auth/token/lookup-accessor (resource_token.go:26, 296, 409);
     ``vault_audit`` GET sys/audit, sudo on the server (resource_audit.go:128; OpenBao
     logical_system.go:67-88 lists "audit" as root-protected); ``vault_token_auth_backend_role``
     GET auth/token/roles/<name> (resource_token_auth_backend_role.go:176); KV v2 as in
@@ -127,6 +129,7 @@ def refresh_rules(stacks: list[TerraformStack]) -> list[PolicyRule]:
     from cdktf_cdktf_provider_vault.github_team import GithubTeam
     from cdktf_cdktf_provider_vault.mount import Mount
     from cdktf_cdktf_provider_vault.policy import Policy
+    from cdktf_cdktf_provider_vault.token import Token as VaultToken
     from cdktf_cdktf_provider_vault.token_auth_backend_role import TokenAuthBackendRole
 
     paths: dict[str, tuple[str, ...]] = {}
@@ -155,6 +158,10 @@ def refresh_rules(stacks: list[TerraformStack]) -> list[PolicyRule]:
             paths[f"auth/{github_path}/map/teams/{construct.team_input}"] = ("read",)
         elif isinstance(construct, Audit):
             paths["sys/audit"] = ("read", "sudo")
+        elif isinstance(construct, VaultToken):
+            # Exists and Read both look the token up by accessor (resource_token.go:26, 296,
+            # 409); "update" is what that endpoint takes.
+            paths["auth/token/lookup-accessor"] = ("update",)
         elif isinstance(construct, TokenAuthBackendRole):
             paths[f"auth/token/roles/{construct.role_name_input}"] = ("read",)
         elif isinstance(construct, KvSecretV2):

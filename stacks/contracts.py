@@ -137,6 +137,10 @@ class Layer1Outputs:
     ingress_network: NetworkRef
     # Public URL of Vault's API, for the later stacks' Vault providers.
     vault_address: str
+    # Vault's own network (Vault and what must reach it from inside the swarm), and Vault's
+    # address on it.
+    vault_network: NetworkRef
+    vault_internal_address: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -312,4 +312,9 @@ class Layer1Stack(SprocketStack):
 
         export(self, "IngressNetwork", ingress.ref.id, "Id of the traefik-ingress overlay network")
         export(self, "VaultAddress", vault_address, "Public URL of Vault's API and UI")
-        self.outputs = Layer1Outputs(ingress_network=ingress.ref, vault_address=vault_address)
+        self.outputs = Layer1Outputs(
+            ingress_network=ingress.ref,
+            vault_address=vault_address,
+            vault_network=vault_net.ref,
+            vault_internal_address=vault_internal,
+        )

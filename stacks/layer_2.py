@@ -29,6 +29,7 @@ from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
 from constructs_lib.providers import use_vault
 from constructs_lib.registry_image import stack_images
 from constructs_lib.stack_output import export
+from constructs_lib.swarm_secret import generated_value_secret
 from constructs_lib.vault_config import spaces_endpoint
 from stacks.base import SprocketStack
 from stacks.config import InfraConfig
@@ -93,6 +94,14 @@ class Layer2Stack(SprocketStack):
                 network=monitoring_net,
                 vault_mount=mount,
                 environments=sorted(config.environments),
+                vault_network=layer_1.vault_network,
+                vault_address=layer_1.vault_internal_address,
+                vault_token=generated_value_secret(
+                    self,
+                    "influxdb_vault_token",
+                    name="influxdb-vault-token",
+                    value=vault.influxdb_vault_token,
+                ),
             ),
         ).endpoint
         loki = Loki(self, "loki", LokiProps(image=images.loki, network=monitoring_net)).endpoint

@@ -43,7 +43,8 @@ from stacks.vault_policies import PLATFORM, SHARED_PLATFORM_SECRETS
 
 
 def vault_sources(names: EnvironmentNames) -> dict[Secret, VaultRef]:
-    """Secrets operators load into Vault (docs/secrets.md), and InfluxDB's token (layer_2)."""
+    """Secrets operators load into Vault (docs/secrets.md), and the environment's InfluxDB
+    token (written by layer_2's bucket loop)."""
     return {
         Secret.GOOGLE_CLIENT_ID: names.manual("oauth/google", "client_id"),
         Secret.GOOGLE_SECRET: names.manual("oauth/google", "client_secret"),
@@ -52,7 +53,8 @@ def vault_sources(names: EnvironmentNames) -> dict[Secret, VaultRef]:
         Secret.CHATWOOT_HMAC_KEY: VaultRef(PLATFORM, f"{names.env}/chatwoot", "hmac_key"),
         Secret.BOT_TOKEN: names.manual("discord-bot", "token"),
         Secret.BALLCHASING_TOKEN: VaultRef(PLATFORM, SHARED_PLATFORM_SECRETS[0], "token"),
-        Secret.INFLUX_TOKEN: influxdb.TOKEN,
+        # The environment's own: read and write on its bucket only (the bucket loop's).
+        Secret.INFLUX_TOKEN: influxdb.environment_token(names.env),
     }
 
 

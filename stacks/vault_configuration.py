@@ -27,15 +27,19 @@ from constructs_lib.vault_access import (
     VaultAuditLog,
     VaultGithubAuth,
     VaultGithubAuthProps,
+    VaultServiceToken,
+    VaultServiceTokenProps,
     VaultTokenRole,
     VaultTokenRoleProps,
 )
 from constructs_lib.vault_grants import VaultGrants, refresh_rules
 from constructs_lib.vault_kv import VaultKvMount, VaultKvMountProps
-from constructs_lib.vault_policy import VaultPolicy, VaultPolicyProps
+from constructs_lib.vault_policy import PolicyRule, VaultPolicy, VaultPolicyProps
+from stacks.shared_services.influxdb import environment_token
 from stacks.vault_policies import (
     ADMINS,
     GITHUB_TEAMS,
+    INFLUXDB_TOKENS,
     INFRASTRUCTURE,
     MOUNTS,
     PLAN,
@@ -112,7 +116,8 @@ class VaultConfiguration(Construct):
         # Plans and drift checks: exactly what a refresh of every stack reads, nothing it
         # could write. Exempt from the mount checks (a refresh reads Vault's configuration
         # under sys/ and auth/); every rule is read-only but sys/audit's sudo, which listing
-        # audit devices needs (tests/stacks/test_layer_2.py holds it to that).
+        # audit devices needs, and the update a token lookup by accessor takes (the
+        # endpoint's verb; it changes nothing). tests/stacks/test_layer_2.py holds it to that.
         self._plan_policy = VaultPolicy(
             self, "policy_plan", VaultPolicyProps(name=PLAN, rules=None, administrator=True)
         )
@@ -125,6 +130,36 @@ class VaultConfiguration(Construct):
                 name=PLAN, policies=[self._plan_policy.name], period_s=7 * 24 * 3600
             ),
         )
+        # The InfluxDB bucket loop writes each environment's own InfluxDB token to Vault
+        # (stacks/shared_services/influxdb.py): it may create and update those paths and see
+        # whether they exist, nothing else, not even read them back.
+        token_writer = VaultPolicy(
+            self,
+            "policy_influxdb_tokens",
+            VaultPolicyProps(
+                name=INFLUXDB_TOKENS,
+                rules=[
+                    rule
+                    for env in environments
+                    for rule in (
+                        PolicyRule(
+                            path=f"{PLATFORM}/data/{environment_token(env).path}",
+                            capabilities=("create", "update"),
+                        ),
+                        PolicyRule(
+                            path=f"{PLATFORM}/metadata/{environment_token(env).path}",
+                            capabilities=("read",),
+                        ),
+                    )
+                ],
+                mounts=MOUNTS,
+            ),
+        )
+        self.influxdb_vault_token: str = VaultServiceToken(
+            self,
+            "influxdb_tokens_token",
+            VaultServiceTokenProps(name=INFLUXDB_TOKENS, policies=[token_writer.name]),
+        ).client_token
         # The tokens a platform stack is deployed with: minted per deploy from its role
         # (`vault token create -role=platform-<env>`), never stored in any state.
         for env in environments:

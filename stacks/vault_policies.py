@@ -51,6 +51,8 @@ DEVELOPERS = "developers"
 OPS = "ops"
 # Plans and drift checks: what a refresh of every stack reads (constructs_lib/vault_grants.py).
 PLAN = "plan"
+# The InfluxDB bucket loop: writes each environment's InfluxDB token, reads none.
+INFLUXDB_TOKENS = "influxdb-tokens"
 # Application secrets every environment shares (platform/<name>); everything else of an
 # environment lives under platform/<env>/.
 SHARED_PLATFORM_SECRETS = ("ballchasing",)

@@ -100,6 +100,8 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
         "docker_config.gatus_Config-endpoints-yaml",
         # plan reads what every stack's refresh reads: the new environment's too
         "vault_policy.policy_plan",
+        # the bucket loop may write the new environment's InfluxDB token
+        "vault_policy.policy_influxdb_tokens",
     }
 
 

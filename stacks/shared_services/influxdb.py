@@ -4,9 +4,14 @@ Creates the ``influxdb`` service on the monitoring network (org ``sprocket``, th
 ``infrastructure`` bucket for host and container metrics, 30 days' retention), its admin
 password and token generated into Vault (``infrastructure/influxdb/admin`` and
 ``infrastructure/influxdb/token``) and mounted as Swarm secrets, and ``influxdb-buckets``,
-a small loop that creates any missing ``sprocket_<env>`` bucket. Its data and config live in
-the node-local volumes ``influxdb-data`` and ``influxdb-config``, which removing the service
-leaves behind (``docker volume rm`` deletes the data).
+a small loop that creates any missing ``sprocket_<env>`` bucket and, for each environment, a
+token that reads and writes that bucket only, kept in Vault at ``platform/<env>/influxdb``
+(where that environment's platform stack reads it: analytics never gets the operator token).
+InfluxDB generates every such token itself (influxdata/influxdb v2.7.12
+authorization/http_server.go:129-135: the request has no token field), so the loop, and not
+Terraform, creates it, and writes it to Vault with a token that may write those paths only.
+Its data and config live in the node-local volumes ``influxdb-data`` and ``influxdb-config``,
+which removing the service leaves behind (``docker volume rm`` deletes the data).
 
     influxdb = InfluxDb(self, "influxdb", InfluxDbProps(
         image=images.influxdb, network=monitoring.ref, vault_mount=vault.infrastructure_mount,
@@ -44,8 +49,13 @@ RETENTION = "30d"
 # Telegraf's host and container metrics, shared by every environment: a bucket of their own,
 # so adding an environment never moves them.
 INFRASTRUCTURE_BUCKET = "infrastructure"
-# The all-access token InfluxDB's setup creates, as platform stacks read it (analytics).
+# The all-access token InfluxDB's setup creates (Grafana, Telegraf, the bucket loop).
 TOKEN = VaultRef("infrastructure", "influxdb/token", "token")
+
+
+def environment_token(env: str) -> VaultRef:
+    """Where the bucket loop keeps ``env``'s own token: read and write on its bucket only."""
+    return VaultRef("platform", f"{env}/influxdb", "token")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,8 +77,12 @@ class InfluxDbProps:
     network: NetworkRef
     # The KV mount the generated password and token are written to.
     vault_mount: str
-    # One bucket ``sprocket_<env>`` is kept per environment.
+    # One bucket ``sprocket_<env>`` is kept per environment, with a token of its own.
     environments: Sequence[str]
+    # Where the bucket loop reaches Vault (vault-network), and its token's Swarm secret.
+    vault_network: NetworkRef
+    vault_address: str
+    vault_token: SwarmSecret
 
     def __post_init__(self) -> None:
         raise_if(
@@ -79,25 +93,56 @@ class InfluxDbProps:
         )
 
 
-def buckets_script(environments: Sequence[str], *, token_file: str) -> str:
-    """A loop that keeps one bucket per environment in InfluxDB (30-day retention), creating
-    any that is missing: InfluxDB's own setup makes only one bucket, and only once, so an
-    environment added later gets its bucket here. The token is read from its secret file into
-    the process environment; it is never printed or put on a command line."""
-    buckets = " ".join(EnvironmentNames(env).influx_bucket for env in sorted(environments))
+def buckets_script(environments: Sequence[str], *, token_file: str, vault_token_file: str) -> str:
+    """A loop that keeps, for each environment, a bucket (30-day retention) and a token that
+    reads and writes that bucket only, stored in Vault. InfluxDB's own setup makes only one
+    bucket, once, so an environment added later gets its bucket and token here. Tokens are
+    read from secret files into the process environment or passed on stdin: never printed and
+    never on a command line. Each round also renews the loop's Vault token (periodic)."""
+    rows = " ".join(
+        f"{env}:{EnvironmentNames(env).influx_bucket}:{environment_token(env).path}"
+        for env in sorted(environments)
+    )
     return f"""#!/bin/sh
 set -u
 INFLUX_TOKEN="$(cat {token_file})"
 export INFLUX_TOKEN
+vault_token="$(cat {vault_token_file})"
+
+# vault METHOD PATH [curl options]: the Vault API with the loop's token. (sh has no local
+# variables: these names are the function's own.)
+vault() {{
+  vault_method="$1"; vault_path="$2"; shift 2
+  curl -fsS -o /dev/null -X "$vault_method" -H "X-Vault-Token: $vault_token" "$@" \\
+    "$VAULT_ADDR/v1/$vault_path"
+}}
+
 while :; do
-  for bucket in {buckets}; do
+  vault POST auth/token/renew-self || echo "could not renew the Vault token; will retry"
+  for row in {rows}; do
+    env="${{row%%:*}}"; rest="${{row#*:}}"; bucket="${{rest%%:*}}"; path="${{rest#*:}}"
     if ! influx bucket list --org {ORGANIZATION} --name "$bucket" >/dev/null 2>&1; then
       if influx bucket create --org {ORGANIZATION} --name "$bucket" --retention {RETENTION} \\
           >/dev/null 2>&1; then
         echo "created bucket $bucket"
       else
         echo "could not create bucket $bucket; will retry"
+        continue
       fi
+    fi
+    # The environment's token exists once Vault has it: nothing to do.
+    vault GET "platform/metadata/$path" && continue
+    id="$(influx bucket list --org {ORGANIZATION} --name "$bucket" --hide-headers | cut -f1)"
+    token="$(influx auth create --org {ORGANIZATION} --read-bucket "$id" --write-bucket "$id" \\
+      --description "sprocket-$env: $bucket only" --json 2>/dev/null \\
+      | sed -n 's/.*"token": *"\\([^"]*\\)".*/\\1/p')"
+    if [ -z "$token" ]; then
+      echo "could not create the $env token; will retry"
+    elif printf '{{"data":{{"token":"%s"}}}}' "$token" | vault POST "platform/data/$path" \\
+        -H "Content-Type: application/json" --data-binary @-; then
+      echo "created the $env token (platform/$path)"
+    else
+      echo "could not store the $env token in Vault; will retry"
     fi
   done
   [ "${{RUN_ONCE:-0}}" = "1" ] && exit 0
@@ -170,18 +215,23 @@ class InfluxDb(Construct):
                 name="influxdb-buckets",
                 image=props.image,
                 command=["/bin/sh", "/usr/local/bin/influxdb-buckets"],
-                networks=[props.network],
-                env={"INFLUX_HOST": self.endpoint.url},
+                networks=[props.network, props.vault_network],
+                env={"INFLUX_HOST": self.endpoint.url, "VAULT_ADDR": props.vault_address},
                 config_files=[
                     ConfigFile(
                         target="/usr/local/bin/influxdb-buckets",
                         content=buckets_script(
-                            props.environments, token_file=f"{SECRETS}/influxdb-admin-token"
+                            props.environments,
+                            token_file=f"{SECRETS}/influxdb-admin-token",
+                            vault_token_file=f"{SECRETS}/influxdb-vault-token",
                         ),
                         mode=0o555,
                     )
                 ],
-                secret_files=[token_file.file(f"{SECRETS}/influxdb-admin-token")],
+                secret_files=[
+                    token_file.file(f"{SECRETS}/influxdb-admin-token"),
+                    props.vault_token.file(f"{SECRETS}/influxdb-vault-token"),
+                ],
                 memory_limit_mib=64,
                 cpu_limit=0.1,
             ),

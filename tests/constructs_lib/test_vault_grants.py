@@ -7,6 +7,7 @@ import pytest
 from cdktf import TerraformStack
 from cdktf import Testing as CdktfTesting
 from cdktf_cdktf_provider_vault.data_vault_kv_secret_v2 import DataVaultKvSecretV2
+from cdktf_cdktf_provider_vault.generic_secret import GenericSecret
 from cdktf_cdktf_provider_vault.provider import VaultProvider
 from cdktf_cdktf_provider_vault.token import Token
 
@@ -76,9 +77,14 @@ def test_refresh_rules_read_what_a_refresh_reads_and_refuse_unknown_resources(st
         PolicyRule(path="sys/mounts/infrastructure", capabilities=("read",)),
         PolicyRule(path="sys/policies/acl/ops", capabilities=("read",)),
     ]
-    # A Vault resource whose reads are not known stops synthesis
+    # A token is looked up by its accessor
     Token(stack, "tok", policies=["ops"])
-    with pytest.raises(ValueError, match="vault_token has no refresh reads"):
+    assert PolicyRule(path="auth/token/lookup-accessor", capabilities=("update",)) in (
+        refresh_rules([stack])
+    )
+    # A Vault resource whose reads are not known stops synthesis
+    GenericSecret(stack, "generic", path="secret/x", data_json="{}")
+    with pytest.raises(ValueError, match="vault_generic_secret has no refresh reads"):
         refresh_rules([stack])
 
 

@@ -4,7 +4,6 @@ Redis and RabbitMQ's come from ``stacks/datastore_files.py``; the shared service
 modules in ``stacks/shared_services/``.
 """
 
-import subprocess
 import tomllib
 
 import pytest
@@ -56,58 +55,6 @@ def test_rabbitmq_conf_loads_definitions_and_keeps_guest_local():
     assert "deprecated_features.permit.transient_nonexcl_queues = true" in conf
     # The memory alarm fires at 60 % of the container's limit, in bytes.
     assert f"vm_memory_high_watermark.absolute = {600 * 1024 * 1024}" in conf
-
-
-STUB_INFLUX = """#!/bin/sh
-# Stand-in influx CLI: buckets are files in $BUCKETS; every call is logged with the token.
-echo "$* token=$INFLUX_TOKEN" >> "$CALLS"
-name=""; prev=""
-for arg in "$@"; do [ "$prev" = "--name" ] && name="$arg"; prev="$arg"; done
-case "$1 $2" in
-  "bucket list") [ -e "$BUCKETS/$name" ] ;;
-  "bucket create") touch "$BUCKETS/$name" ;;
-  *) exit 2 ;;
-esac
-"""
-
-
-def test_bucket_loop_creates_only_missing_buckets_with_the_token_from_its_file(tmp_path):
-    # GIVEN InfluxDB already holding main's bucket, and the admin token in a secret file
-    bin_dir, buckets = tmp_path / "bin", tmp_path / "buckets"
-    bin_dir.mkdir()
-    buckets.mkdir()
-    (buckets / "sprocket_main").touch()
-    (bin_dir / "influx").write_text(STUB_INFLUX)
-    (bin_dir / "influx").chmod(0o755)
-    token = tmp_path / "token"
-    token.write_text("token-from-secret-file")
-    script = tmp_path / "influxdb-buckets"
-    script.write_text(influxdb.buckets_script(["main", "staging"], token_file=str(token)))
-    # WHEN the loop runs once
-    result = subprocess.run(
-        ["/bin/sh", str(script)],
-        env={
-            "PATH": f"{bin_dir}:/usr/bin:/bin",
-            "BUCKETS": str(buckets),
-            "CALLS": str(tmp_path / "calls"),
-            "RUN_ONCE": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    # THEN only the missing bucket was created, with 30 days' retention, in org sprocket
-    assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in buckets.iterdir()) == ["sprocket_main", "sprocket_staging"]
-    calls = (tmp_path / "calls").read_text().splitlines()
-    creates = [c for c in calls if c.startswith("bucket create")]
-    assert creates == [
-        "bucket create --org sprocket --name sprocket_staging --retention 30d "
-        "token=token-from-secret-file"
-    ]
-    # AND the token reached the CLI through its environment, never the output
-    assert result.stdout == "created bucket sprocket_staging\n"
-    assert "token-from-secret-file" not in result.stdout + result.stderr
 
 
 def test_telegraf_conf_is_valid_toml_with_the_token_from_the_secret_store():
@@ -199,4 +146,7 @@ def test_vault_and_influxdb_props_need_a_list_of_environments(environments):
             network=NetworkRef(name="monitoring-network", id="n"),
             vault_mount="infrastructure",
             environments=environments,
+            vault_network=NetworkRef(name="vault-network", id="v"),
+            vault_address="http://vault:8200",
+            vault_token=None,
         )

@@ -40,7 +40,8 @@ TOPOLOGY = {
     "loki": {"monitoring-network"},
     "telegraf": {"monitoring-network", "metrics-socket"},
     "metrics-socket-proxy": {"metrics-socket"},
-    "influxdb-buckets": {"monitoring-network"},
+    # the bucket loop writes each environment's InfluxDB token to Vault, on its network
+    "influxdb-buckets": {"monitoring-network", "vault-network"},
 }
 WEB_UIS = {"grafana", "n8n", "gatus"}
 
@@ -134,11 +135,13 @@ def test_influxdb_org_buckets_and_retention(layer_2):
     # Every environment's bucket is kept by the helper next to InfluxDB, with 30 days' retention.
     helper = services(layer_2)["influxdb-buckets"]
     script = config_content(layer_2, helper, "/usr/local/bin/influxdb-buckets")
-    buckets = " ".join(f"sprocket_{env}" for env in ENVIRONMENTS)
-    assert f"for bucket in {buckets}; do" in script
+    rows = " ".join(f"{env}:sprocket_{env}:{env}/influxdb" for env in ENVIRONMENTS)
+    assert f"for row in {rows}; do" in script
     assert "--retention 30d" in script
-    (token,) = helper["task_spec"]["container_spec"]["secrets"]
-    assert f'INFLUX_TOKEN="$(cat {token["file_name"]})"' in script
+    secrets = {s["file_name"] for s in helper["task_spec"]["container_spec"]["secrets"]}
+    assert secrets == {"/run/secrets/influxdb-admin-token", "/run/secrets/influxdb-vault-token"}
+    assert 'INFLUX_TOKEN="$(cat /run/secrets/influxdb-admin-token)"' in script
+    assert 'vault_token="$(cat /run/secrets/influxdb-vault-token)"' in script
 
 
 def test_grafana_provisions_influxdb_and_loki_and_refuses_anonymous_users(layer_2):
@@ -217,8 +220,11 @@ def test_grafana_telegraf_and_the_bucket_loop_mount_the_token_influxdb_was_set_u
         for s in services(layer_2)["influxdb"]["task_spec"]["container_spec"]["secrets"]
         if s["file_name"].endswith("influxdb-admin-token")
     }
-    for client in ("grafana", "telegraf", "influxdb-buckets"):
+    for client in ("grafana", "telegraf"):
         assert secret_ids(client) == {token}, client
+    # the bucket loop: the same, and its Vault token (the environments' tokens go to Vault)
+    loop = secret_ids("influxdb-buckets")
+    assert token in loop and len(loop) == 2
 
 
 def policy_paths(document: dict) -> dict[str, dict[str, list[str]]]:
@@ -240,6 +246,7 @@ def test_policies_parse_and_only_admins_and_plan_reach_beyond_the_mounts_or_hold
         "developers",
         "ops",
         "plan",
+        "influxdb-tokens",
         *(f"platform-{env}-service" for env in ENVIRONMENTS),
     }
     for name, paths in policies.items():
@@ -248,7 +255,11 @@ def test_policies_parse_and_only_admins_and_plan_reach_beyond_the_mounts_or_hold
         for path, caps in paths.items():
             if name == "plan":
                 # A refresh reads Vault's own configuration; it changes nothing
-                assert set(caps) <= ({"read", "sudo"} if path == "sys/audit" else {"read"})
+                exceptions = {
+                    "sys/audit": {"read", "sudo"},
+                    "auth/token/lookup-accessor": {"update"},
+                }
+                assert set(caps) <= exceptions.get(path, {"read"}), path
                 continue
             assert path.split("/")[0] in ("infrastructure", "platform"), (name, path)
             assert "sudo" not in caps, (name, path)
@@ -308,8 +319,10 @@ def test_kv_v2_mounts_and_audit_device(layer_2):
 
 
 def test_no_token_is_made_or_output_only_a_role_per_environment(layer_2):
-    # No Vault token exists in layer_2's state, so none can reach another stack's
-    assert "vault_token" not in layer_2["resource"]
+    # The one Vault token in layer_2's state is the InfluxDB bucket loop's, which may only
+    # write the environments' InfluxDB tokens; none is an output, so none reaches another stack
+    (token,) = resources(layer_2, "vault_token").values()
+    assert token["policies"] == ["${vault_policy.policy_influxdb_tokens.name}"]
     roles = {
         r["role_name"]: r for r in resources(layer_2, "vault_token_auth_backend_role").values()
     }

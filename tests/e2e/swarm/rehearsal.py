@@ -109,7 +109,7 @@ DEVIATIONS = (
     ),
     Deviation(
         "cloud values",
-        "passwords, access keys, Vault KV values, database users -> random values; the "
+        "passwords, access keys, Vault KV values and tokens, database users -> random values; the "
         "Discord webhook -> http://127.0.0.1:9/",
         "no DigitalOcean, Vault or Discord account is reachable; nothing may leave the machine",
     ),
@@ -178,7 +178,14 @@ class Rehearsal:
                 if created is None:
                     raise EngineError(f"{stack}: {kind}.{rid} is referenced before it exists")
                 return created.engine_id if attribute == ["id"] else created.name
-            if kind in ("random_password", "digitalocean_database_user", "digitalocean_spaces_key"):
+            # Values the provider or a cloud API makes: a generated stand-in each (a Vault
+            # token's included: the rehearsal's Vault is not the one that would issue it).
+            if kind in (
+                "random_password",
+                "digitalocean_database_user",
+                "digitalocean_spaces_key",
+                "vault_token",
+            ):
                 return self.generated((stack, *reference))
             resource = document["resource"][kind][rid]
             if kind == "digitalocean_spaces_bucket" and attribute == ["name"]:
