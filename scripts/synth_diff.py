@@ -29,19 +29,51 @@ ROOT = Path(__file__).resolve().parent.parent
 SENSITIVE_KEYS = re.compile(r"(^|[._])(password|secret|secret_key|token|client_token)($|[._\[])")
 SENSITIVE_KINDS = ("docker_secret.", "vault_kv_secret_v2.", "random_password.")
 MASK = "(sensitive)"
+# A path one side does not have.
+ABSENT = type("Absent", (), {"__repr__": lambda self: "(absent)"})()
+
+
+# Fields that name a list item (a firewall rule, a label, a mount), in the order tried: items
+# are matched between revisions by the first of these that, alone or with the next ones, tells
+# every item apart; a list with no such fields is matched by position.
+IDENTIFYING = (
+    "name", "label", "key", "target", "file_name", "secret_name", "config_name", "path",
+    "protocol", "port_range", "published_port", "target_port", "address",
+)  # fmt: skip
+
+
+def item_keys(items: list) -> list[str] | None:
+    """``[protocol=tcp,port_range=443]``-style keys telling ``items`` apart, or None."""
+    if not all(isinstance(item, dict) for item in items):
+        return None
+    fields: list[str] = []
+    for name in IDENTIFYING:
+        if not all(isinstance(item.get(name), str | int) for item in items):
+            continue
+        fields.append(name)
+        keys = [",".join(f"{f}={item[f]}" for f in fields) for item in items]
+        if len(set(keys)) == len(keys):
+            return [f"[{key}]" for key in keys]
+    return None
 
 
 def flatten(value: object, prefix: str = "") -> dict[str, object]:
-    """``{"a": {"b": [1]}}`` -> ``{"a.b[0]": 1}``; scalars and empty containers are leaves."""
+    """``{"a": {"b": [{"name": "x", "v": 1}]}}`` -> ``{"a.b[name=x].v": 1}``: list items that
+    have identifying fields are keyed by them, so one inserted item is one added item, not a
+    change to every item after it. A list of plain values is one value; scalars and empty
+    containers are leaves."""
     if isinstance(value, dict) and value:
         out: dict[str, object] = {}
         for key in sorted(value):
             out.update(flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
         return out
     if isinstance(value, list) and value:
+        if not any(isinstance(item, dict | list) for item in value):
+            return {prefix: value}
+        keys = item_keys(value) or [f"[{index}]" for index in range(len(value))]
         out = {}
-        for index, item in enumerate(value):
-            out.update(flatten(item, f"{prefix}[{index}]"))
+        for key, item in zip(keys, value, strict=True):
+            out.update(flatten(item, f"{prefix}{key}"))
         return out
     return {prefix: value}
 
@@ -69,6 +101,8 @@ def readable(address: str, path: str, value: object) -> object:
 
 
 def shown(address: str, path: str, value: object) -> str:
+    if value is ABSENT:
+        return "(absent)"
     if address.startswith(SENSITIVE_KINDS) or SENSITIVE_KEYS.search(path):
         return MASK
     text = json.dumps(value)
@@ -89,6 +123,8 @@ class StackDiff:
     removed: list[str] = field(default_factory=list)
     # address -> [(attribute path, old shown, new shown, changed lines of a text value)]
     changed: dict[str, list[tuple[str, str, str, list[str]]]] = field(default_factory=dict)
+    # address of an added or removed resource -> attribute path -> value shown (masked)
+    bodies: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -100,12 +136,18 @@ def diff_documents(old: dict, new: dict) -> StackDiff:
     result = StackDiff(
         added=sorted(set(after) - set(before)), removed=sorted(set(before) - set(after))
     )
+    for address in result.added + result.removed:
+        body = after.get(address) or before[address]
+        result.bodies[address] = {
+            path: shown(address, path, readable(address, path, value))
+            for path, value in flatten(body).items()
+        }
     for address in sorted(set(before) & set(after)):
         a, b = flatten(before[address]), flatten(after[address])
         changes = []
         for path in sorted(set(a) | set(b)):
-            old_value = readable(address, path, a.get(path, "(absent)"))
-            new_value = readable(address, path, b.get(path, "(absent)"))
+            old_value = readable(address, path, a.get(path, ABSENT))
+            new_value = readable(address, path, b.get(path, ABSENT))
             if old_value == new_value:
                 continue
             old_shown, new_shown = shown(address, path, old_value), shown(address, path, new_value)
@@ -152,8 +194,11 @@ def render(diffs: dict[str, StackDiff | str]) -> str:
             f"## {name}: {len(diff.added)} added, {len(diff.changed)} changed, "
             f"{len(diff.removed)} removed"
         )
-        lines += [f"+ {address}" for address in diff.added]
-        lines += [f"- {address}" for address in diff.removed]
+        for sign, section in (("+", diff.added), ("-", diff.removed)):
+            for address in section:
+                lines.append(f"{sign} {address}")
+                body = diff.bodies.get(address, {})
+                lines += [f"    {path} = {value}" for path, value in body.items()]
         for address, changes in diff.changed.items():
             lines.append(f"~ {address}")
             for path, old, new, text in changes:

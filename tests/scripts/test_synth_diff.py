@@ -68,3 +68,40 @@ def test_command_compares_two_output_directories(tmp_path, synth_dir):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"## {name}: no change" for name in sorted(STACK_NAMES)]
+
+
+def test_an_inserted_list_item_is_one_added_item_not_a_shifted_list(stacks):
+    import copy
+
+    # GIVEN layer_1 with one more firewall rule, inserted before the others
+    old = stacks["layer_1"]
+    new = copy.deepcopy(old)
+    (firewall,) = new["resource"]["digitalocean_firewall"].values()
+    rule = {"port_range": "22", "protocol": "tcp", "source_addresses": ["203.0.113.0/24"]}
+    firewall["inbound_rule"].insert(0, rule)
+    # THEN the diff shows that rule's attributes as added, and nothing else
+    (address,) = synth_diff.diff_documents(old, new).changed
+    changes = synth_diff.diff_documents(old, new).changed[address]
+    assert [(path, before, after) for path, before, after, _ in changes] == [
+        ("inbound_rule[protocol=tcp,port_range=22].port_range", "(absent)", '"22"'),
+        ("inbound_rule[protocol=tcp,port_range=22].protocol", "(absent)", '"tcp"'),
+        (
+            "inbound_rule[protocol=tcp,port_range=22].source_addresses",
+            "(absent)",
+            '["203.0.113.0/24"]',
+        ),
+    ]
+
+
+def test_an_added_resource_is_shown_with_its_body_secrets_masked(stacks):
+    import copy
+
+    old = stacks["layer_1"]
+    new = copy.deepcopy(old)
+    new["resource"]["docker_secret"]["extra"] = {"name": "extra-secret", "data": "c2VjcmV0"}
+    new["resource"]["docker_network"]["extra"] = {"name": "extra-net", "driver": "overlay"}
+    diff = synth_diff.diff_documents(old, new)
+    text = synth_diff.render({"layer_1": diff})
+    assert '+ docker_network.extra\n    driver = "overlay"\n    name = "extra-net"' in text
+    assert "+ docker_secret.extra\n    data = (sensitive)\n    name = (sensitive)" in text
+    assert "c2VjcmV0" not in text
