@@ -1,7 +1,10 @@
 # The two commands of the README: `make synth` and `make test`. Both set up what they need.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+DEPS := $(shell sha256sum pyproject.toml | cut -c1-12)
+# make synth installs only what synthesis needs; make test adds the test tools (the dev extra).
+SYNTH_STAMP := $(VENV)/.installed-synth-$(DEPS)
+DEV_STAMP := $(VENV)/.installed-dev-$(DEPS)
 
 # jsii prints a Node 20 end-of-life banner on every run; the CLI and Terraform phone home.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -19,13 +22,21 @@ CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 SYSTEM_TOOLS := busybox:busybox redis-server:redis-server rabbitmq-server:rabbitmq-server \
   dockerd:docker.io haproxy:haproxy
 
-.PHONY: help synth cli test bench diagram synth-diff format clean system-tools
+.PHONY: help synth cli test bench diagram refresh synth-diff format clean system-tools
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/pip:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+
+$(SYNTH_STAMP): pyproject.toml | $(VENV)/bin/pip
+	@echo "installing what synthesis needs into $(VENV) (first run only)"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e .
+	rm -f $(VENV)/.installed-synth-* && touch $@
+
+$(DEV_STAMP): pyproject.toml $(SYNTH_STAMP)
+	@echo "installing the test tools into $(VENV) (first run only)"
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.installed-dev-* && touch $@
 
 # The cdktf CLI (npx cdktf synth|diff|deploy); the tests check it synthesizes what make synth does.
 $(NPM_STAMP): package.json package-lock.json
@@ -52,32 +63,38 @@ help:
 	@awk '/^## /{text=substr($$0,4); next} /^[a-z-]+:/{if(text){split($$0,t,":"); printf "  make %-12s %s\n", t[1], text}; text=""}' $(MAKEFILE_LIST)
 
 ## Synthesize every stack into cdktf.out/stacks/<stack>/cdk.tf.json (no credentials needed).
-synth: $(STAMP)
+synth: $(SYNTH_STAMP)
 	$(PY) scripts/synth.py
 
 ## Install the cdktf CLI (node_modules) that `npx cdktf deploy` runs.
 cli: $(NPM_STAMP)
 
 ## Run the whole test suite, lint included.
-test: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP) system-tools
+test: $(DEV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP) system-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadfile
 
 ## Synthesis benchmark against the import floor (docs/performance.md); includes a make test.
-bench: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
+bench: $(DEV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 	$(PY) scripts/bench.py
 
 ## Redraw docs/architecture.md from the synthesized stacks.
 diagram: synth
 	$(PY) scripts/diagram.py
 
+## Regenerate the snapshots and the diagram after adding an environment or a service.
+refresh: $(DEV_STAMP)
+	$(PY) scripts/synth.py
+	$(PY) -m pytest -q -p no:randomly tests/test_snapshots.py --snapshot-update
+	$(PY) scripts/diagram.py
+
 ## Resource-level diff of the synthesized stacks: BASE (default main) vs. the working tree.
-synth-diff: $(STAMP)
+synth-diff: $(SYNTH_STAMP)
 	$(PY) scripts/synth_diff.py --base $(or $(BASE),main)
 
 ## Fix lint and formatting in place (ruff).
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
