@@ -36,6 +36,8 @@ from constructs_lib.swarm_service import (
 from stacks.shared_services.common import admin_route, yaml_document
 
 PORT = 8080
+# Where our configuration files go (see the service below for why not /config).
+CONFIG_DIR = "/etc/gatus"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,12 +120,17 @@ class Gatus(Construct):
                 name="gatus",
                 image=props.image,
                 networks=[props.ingress, props.monitoring],
-                # A directory: Gatus merges every YAML file in it.
-                env={"GATUS_CONFIG_PATH": "/config"},
+                # A directory: Gatus merges every YAML file in it (TwiN/gatus config/config.go
+                # LoadConfiguration and walkConfigDir, lines 199-274 at 08c4635). Not /config:
+                # the image ships its demo config.yaml there (Dockerfile:16), which would be
+                # merged in and put example endpoints on the status page.
+                env={"GATUS_CONFIG_PATH": CONFIG_DIR},
                 config_files=[
-                    ConfigFile(target="/config/endpoints.yaml", content=gatus_config(props.probes))
+                    ConfigFile(
+                        target=f"{CONFIG_DIR}/endpoints.yaml", content=gatus_config(props.probes)
+                    )
                 ],
-                secret_files=[alerting.file("/config/alerting.yaml")],
+                secret_files=[alerting.file(f"{CONFIG_DIR}/alerting.yaml")],
                 volumes=[VolumeMount(name="data", target="/data")],
                 routes=[route],
                 memory_limit_mib=128,

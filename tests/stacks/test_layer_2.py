@@ -174,7 +174,9 @@ def test_neo4j_authentication_comes_from_a_secret(layer_2):
 
 def test_gatus_checks_every_public_endpoint_every_30s_with_the_webhook_only_in_a_secret(layer_2):
     gatus = services(layer_2)["gatus"]
-    config = yaml.safe_load(config_content(layer_2, gatus, "/config/endpoints.yaml"))
+    # Not the image's /config, which holds its demo configuration
+    assert gatus["task_spec"]["container_spec"]["env"]["GATUS_CONFIG_PATH"] == "/etc/gatus"
+    config = yaml.safe_load(config_content(layer_2, gatus, "/etc/gatus/endpoints.yaml"))
     urls = {e["url"] for e in config["endpoints"]}
     hosts = {f"{name}.sprocket.mlesports.gg" for name in ("vault", "grafana", "n8n")}
     for env in ENVIRONMENTS:
@@ -184,7 +186,7 @@ def test_gatus_checks_every_public_endpoint_every_30s_with_the_webhook_only_in_a
     assert {e["interval"] for e in config["endpoints"]} == {"30s"}
     assert "alerting" not in config and "webhook" not in json.dumps(config)
     (secret,) = gatus["task_spec"]["container_spec"]["secrets"]
-    assert secret["file_name"] == "/config/alerting.yaml"
+    assert secret["file_name"] == "/etc/gatus/alerting.yaml"
     assert layer_2["variable"]["gatus_discord_webhook_url"]["sensitive"] is True
 
 
