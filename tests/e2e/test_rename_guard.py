@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_remote_state import COMMAND_TIMEOUT, TERRAFORM, terraform_env  # noqa: F401
+from tests.e2e.test_remote_state import TERRAFORM, terraform, terraform_env  # noqa: F401
 
 GUARDED = {"digitalocean_spaces_bucket": "name", "vault_mount": "path"}
 REFERENCE = re.compile(r"^terraform_data\.([A-Za-z0-9_-]+)$")
@@ -46,17 +45,6 @@ def test_every_bucket_and_mount_is_guarded_and_protected(stacks):
         assert resource["lifecycle"]["prevent_destroy"] is True, (stack, address)
 
 
-def _terraform(workdir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [TERRAFORM, *args, "-no-color", "-input=false"],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-    )
-
-
 def _write(workdir: Path, guard_id: str, guard: dict, lifecycle: dict, name: str) -> None:
     config = {
         "resource": {
@@ -80,14 +68,14 @@ def test_a_rename_stops_the_plan_naming_the_resource(stacks, terraform_env, tmp_
     name = resource["name"]
     _write(tmp_path, guard_id, guard, resource["lifecycle"], name)
     for step in (("init",), ("apply", "-auto-approve")):
-        done = _terraform(tmp_path, terraform_env, *step)
+        done = terraform(tmp_path, terraform_env, *step, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
     # THEN the same name plans nothing
-    same = _terraform(tmp_path, terraform_env, "plan", "-detailed-exitcode")
+    same = terraform(tmp_path, terraform_env, "plan", "-detailed-exitcode", check=False)
     assert same.returncode == 0, same.stdout + same.stderr
     # WHEN the name changes
     _write(tmp_path, guard_id, guard, resource["lifecycle"], f"{name}-renamed")
-    renamed = _terraform(tmp_path, terraform_env, "plan")
+    renamed = terraform(tmp_path, terraform_env, "plan", check=False)
     # THEN the plan stops: the guarded resource would be replaced and may not be destroyed
     assert renamed.returncode == 1, renamed.stdout
     assert "Instance cannot be destroyed" in renamed.stderr

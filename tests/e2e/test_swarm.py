@@ -40,6 +40,7 @@ from tests.e2e.swarm.rehearsal import (
     ApplyFailed,
     adapt_config,
 )
+from tests.e2e.swarm.session import label_node
 from tests.e2e.swarm.traefik import (
     DASHBOARD_HOST,
     HSTS_MIN_AGE_S,
@@ -730,18 +731,12 @@ def test_what_the_provider_reads_back_from_the_engine_is_what_was_written(swarm)
 
 
 def _set_volume_label(swarm, present: bool) -> None:
-    (node,) = swarm.engine.api.get("/nodes")
-    labels = dict(node["Spec"].get("Labels") or {})
     if present:
-        labels.update(node_labels(next(n for n in CONFIG.cluster.swarm.nodes if n.volumes)))
+        label_node(
+            swarm.engine.api, node_labels(next(n for n in CONFIG.cluster.swarm.nodes if n.volumes))
+        )
     else:
-        labels.pop(VOLUME_NODE_LABEL, None)
-    swarm.engine.api.request(
-        "POST",
-        f"/nodes/{node['ID']}/update",
-        query={"version": node["Version"]["Index"]},
-        body={**node["Spec"], "Labels": labels},
-    )
+        label_node(swarm.engine.api, {}, remove=(VOLUME_NODE_LABEL,))
 
 
 def _wait_for(condition, timeout_s: float, what: str):

@@ -73,10 +73,12 @@ def image_references(
     return references
 
 
-def label_node(api, labels: Mapping[str, str]) -> None:
-    """Give the engine's one node ``labels``, as `docker node update --label-add` does."""
+def label_node(api, labels: Mapping[str, str], remove: tuple[str, ...] = ()) -> None:
+    """Give the engine's one node ``labels`` and take ``remove`` away, as `docker node update
+    --label-add` and `--label-rm` do."""
     (node,) = api.get("/nodes")
-    spec = {**node["Spec"], "Labels": {**(node["Spec"].get("Labels") or {}), **labels}}
+    kept = {k: v for k, v in (node["Spec"].get("Labels") or {}).items() if k not in remove}
+    spec = {**node["Spec"], "Labels": {**kept, **labels}}
     api.request(
         "POST",
         f"/nodes/{node['ID']}/update",
