@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 from tests.conftest import ROOT
 
@@ -57,10 +60,6 @@ def test_actionlint_catches_script_injection_and_typos(tmp_path):
 
 
 def test_every_place_that_runs_terraform_on_spaces_sets_the_checksum_settings():
-    import re
-
-    import yaml
-
     from constructs_lib.remote_state import S3_COMPATIBLE_ENVIRONMENT
 
     # Every workflow step that runs terraform against the state bucket
@@ -131,3 +130,39 @@ def test_the_trusted_plan_job_checks_the_json_before_anything_holds_a_credential
     plan = next(s for s in steps if "terraform plan" in s.get("run", ""))
     assert plan["env"]["VAULT_TOKEN"] == "${{ secrets.VAULT_PLAN_TOKEN }}"
     assert "secrets" not in plan["env"]["TF_VAR_vault_unseal_keys"]
+
+
+PINNED = re.compile(
+    r"^(?P<action>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40}) # (?P<tag>v\d+\.\d+\.\d+)$"
+)
+
+
+def uses_lines() -> list[tuple[str, str]]:
+    return [
+        (f"{path.name}:{number}", line.split("uses:", 1)[1].strip())
+        for path in WORKFLOWS
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.strip().lstrip("- ").startswith("uses:")
+    ]
+
+
+def test_every_action_is_pinned_by_commit_with_its_release_named():
+    # A tag can be moved to other code; a commit cannot. The comment names the release the
+    # commit is (git rev-parse <tag>^{commit} in the action's repository), for review and for
+    # updating.
+    found = uses_lines()
+    assert len(found) >= 10
+    bad = [f"{where}: {uses}" for where, uses in found if not PINNED.match(uses)]
+    assert not bad, "not pinned as owner/repo@<commit> # vX.Y.Z:\n" + "\n".join(bad)
+    commits: dict[str, set[str]] = {}
+    for _, uses in found:
+        match = PINNED.match(uses)
+        commits.setdefault(match["action"], set()).add(uses)
+    assert {a: u for a, u in commits.items() if len(u) > 1} == {}, "one pin per action"
+
+
+def test_every_job_has_a_timeout_and_its_own_permissions():
+    for path in WORKFLOWS:
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            assert job.get("timeout-minutes"), f"{path.name} job {name}: no timeout-minutes"
+            assert "permissions" in job, f"{path.name} job {name}: no permissions of its own"
