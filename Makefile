@@ -38,7 +38,7 @@ $(DEV_STAMP): pyproject.toml $(SYNTH_STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	rm -f $(VENV)/.installed-dev-* && touch $@
 
-# The cdktf CLI (npx cdktf synth|diff|deploy); the tests check it synthesizes what make synth does.
+# The cdktf CLI (npm run cdktf -- synth|diff|deploy); the tests check it synthesizes what make synth does.
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	rm -f node_modules/.installed-* && touch $@
@@ -66,7 +66,7 @@ help:
 synth: $(SYNTH_STAMP)
 	$(PY) scripts/synth.py
 
-## Install the cdktf CLI (node_modules) that `npx cdktf deploy` runs.
+## Install the cdktf CLI (node_modules) that `npm run cdktf -- deploy` runs.
 cli: $(NPM_STAMP)
 
 ## Run the whole test suite, lint included.

@@ -22,17 +22,22 @@ os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 def build(root: Path = ROOT, outdir: str | None = None):
     config = load_config(root)  # before importing cdktf: bad input fails fast
-    from cdktf import App
+    from cdktf import Annotations, App
 
     from stacks.capacity import capacity_problems, demands_of
     from stacks.layer_1 import Layer1Stack
     from stacks.layer_2 import Layer2Stack
     from stacks.platform import PlatformStack
 
-    for warning in config.warnings():
-        print(f"warning: {warning}", file=sys.stderr)
     app = App(outdir=outdir) if outdir else App()
     layer_1 = Layer1Stack(app, "layer_1", config)
+    for warning in config.warnings():
+        if outdir is None and "CDKTF_OUTDIR" in os.environ:
+            # Run by the cdktf CLI, which logs everything its app writes to stderr as
+            # "[ERROR]"; a warning annotation it prints as "WARN [layer_1]: ..." instead.
+            Annotations.of(layer_1).add_warning(warning)
+        else:
+            print(f"warning: {warning}", file=sys.stderr)
     layer_2 = Layer2Stack(app, "layer_2", config, layer_1.outputs)
     platforms = [
         PlatformStack(

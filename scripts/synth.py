@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 USER_ERROR, TOOL_ERROR = 2, 3
 GENERATIONS = ".cdktf.out"
 # Variables that change what cdktf or its Node runtime writes or how it starts; `make synth`
-# ignores them, saying so (the cdktf CLI sets some itself: `npx cdktf synth` is unaffected).
+# ignores them, saying so (the cdktf CLI sets some itself: `npm run cdktf -- synth` is unaffected).
 IGNORED_VARIABLES = {
     "SYNTH_HCL_OUTPUT": "make synth always writes Terraform JSON",
     "CDKTF_CONTEXT_JSON": "the files under config/ are the only input",
@@ -95,7 +95,7 @@ def _clean_generations(generations: Path, keep: Path | None) -> None:
 
 def swap_in(root: Path, outdir_name: str, staging: Path) -> None:
     """Point ``root/outdir_name`` at ``staging`` in one atomic rename (a symlink replaced by
-    another); a real directory from before (or from ``npx cdktf synth``) is moved aside
+    another); a real directory from before (or from ``npm run cdktf -- synth``) is moved aside
     first, once."""
     outdir = root / outdir_name
     generations = staging.parent

@@ -135,21 +135,46 @@ def test_invalid_construct_props_fail_the_same_way(project, monkeypatch, capsys)
     assert tree_digest(project / "cdktf.out") == before
 
 
-def test_cdktf_cli_synthesizes_the_same_stacks(tmp_path, synth_dir):
-    # GIVEN the pinned cdktf CLI (installed by `make test` from package-lock.json)
-    cli = ROOT / "node_modules" / ".bin" / "cdktf"
-    assert cli.exists(), "run `make test`, which installs the cdktf CLI with npm ci"
-    # WHEN it synthesizes the app as an operator's `npx cdktf synth` would
-    result = subprocess.run(
-        [str(cli), "synth", "--output", str(tmp_path / "out")],
+def offline_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run a command in a network namespace of its own (no interface but a down loopback): a
+    phone-home attempt fails there at once and the CLI logs the failure."""
+    return subprocess.run(
+        ["unshare", "--net", *args],
         cwd=ROOT,
-        env={**os.environ, "CHECKPOINT_DISABLE": "1", "CI": "1"},
+        env={k: v for k, v in {**os.environ, "CI": "1", **env}.items() if v is not None},
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    # THEN every stack is byte-for-byte what the in-process synthesis produced
+
+
+def test_the_cli_phones_home_unless_told_not_to(tmp_path):
+    # GIVEN the pinned CLI run bare, from a shell that has not set CHECKPOINT_DISABLE
+    cli = ROOT / "node_modules" / ".bin" / "cdktf"
+    assert cli.exists(), "run `make test`, which installs the cdktf CLI with npm ci"
+    result = offline_cli(
+        [str(cli), "list", "--output", str(tmp_path / "out")], {"CHECKPOINT_DISABLE": None}
+    )
+    # THEN it tries to reach HashiCorp's checkpoint service (what `npm run cdktf` prevents)
+    assert "checkpoint-api.hashicorp.com" in result.stdout + result.stderr
+
+
+def test_npm_run_cdktf_synthesizes_the_same_stacks_without_phoning_home(tmp_path, synth_dir):
+    # GIVEN an operator's shell with nothing exported
+    # WHEN they synthesize with the README's command, `npm run cdktf -- synth`
+    result = offline_cli(
+        ["npm", "run", "--silent", "cdktf", "--", "synth", "--output", str(tmp_path / "out")],
+        {"CHECKPOINT_DISABLE": None, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": None},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # THEN the CLI never tries to phone home, and jsii prints no end-of-life banner
+    assert "checkpoint" not in output.lower()
+    assert "end-of-life" not in output
+    # AND the project's own warnings are warnings, not "[ERROR]" lines
+    warnings = [line for line in output.splitlines() if "admin_ssh_cidrs is empty" in line]
+    assert warnings and all(line.startswith("WARN [layer_1]: ") for line in warnings), warnings
+    # AND every stack is byte-for-byte what the in-process synthesis produced
     produced = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
     expected = sorted(p.name for p in (synth_dir / "stacks").iterdir())
     assert produced == expected
