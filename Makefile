@@ -11,18 +11,23 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -c1-12)
+# mermaid-cli renders the diagram's views (tests and `make diagram-images`) with the system's
+# chromium: puppeteer must not download a browser of its own.
+RENDER_DIR := scripts/render
+RENDER_STAMP := $(RENDER_DIR)/node_modules/.installed-$(shell sha256sum $(RENDER_DIR)/package-lock.json | cut -c1-12)
 # checkov pins dependencies that clash with the project's, so it gets a virtualenv of its own.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 
-# Debian packages the end-to-end tests run, as command:package. BusyBox (the Vault image's
-# wget and sh, and every rehearsal image's tools), redis-server and rabbitmq-server (load the
-# synthesized configuration; the rehearsal's Redis and RabbitMQ images), Docker Engine (the
-# rehearsal's real swarm, tests/e2e/test_swarm.py) and HAProxy (its socket proxy image).
+# Debian packages the end-to-end tests run, as command:package (command,command: either one).
+# BusyBox (the Vault image's wget and sh, and every rehearsal image's tools), redis-server and
+# rabbitmq-server (load the synthesized configuration; the rehearsal's Redis and RabbitMQ
+# images), Docker Engine (the rehearsal's real swarm, tests/e2e/test_swarm.py), HAProxy (its
+# socket proxy image) and chromium (mermaid-cli's browser, tests/e2e/test_diagram_render.py).
 SYSTEM_TOOLS := busybox:busybox redis-server:redis-server rabbitmq-server:rabbitmq-server \
-  dockerd:docker.io haproxy:haproxy
+  dockerd:docker.io haproxy:haproxy chromium,google-chrome:chromium
 
-.PHONY: help synth cli test bench diagram refresh synth-diff format clean system-tools
+.PHONY: help synth cli test bench diagram diagram-images refresh synth-diff format clean system-tools
 
 $(VENV)/bin/pip:
 	python3 -m venv $(VENV)
@@ -43,14 +48,21 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	rm -f node_modules/.installed-* && touch $@
 
+$(RENDER_STAMP): $(RENDER_DIR)/package.json $(RENDER_DIR)/package-lock.json
+	@echo "installing mermaid-cli into $(RENDER_DIR)/node_modules (first run only)"
+	cd $(RENDER_DIR) && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
+	rm -f $(RENDER_DIR)/node_modules/.installed-* && touch $@
+
 $(CHECKOV_STAMP):
 	python3 -m venv .venv-checkov
 	.venv-checkov/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	rm -f .venv-checkov/.installed-* && touch $@
 
 system-tools:
-	@missing=""; for pair in $(SYSTEM_TOOLS); do \
-	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do found=""; \
+	  for tool in $$(echo "$${pair%%:*}" | tr ',' ' '); do \
+	    command -v $$tool >/dev/null 2>&1 && found=1; done; \
+	  [ -n "$$found" ] || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing (Debian packages)"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || { \
@@ -70,7 +82,7 @@ synth: $(SYNTH_STAMP)
 cli: $(NPM_STAMP)
 
 ## Run the whole test suite, lint included.
-test: $(DEV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP) system-tools
+test: $(DEV_STAMP) $(NPM_STAMP) $(RENDER_STAMP) $(CHECKOV_STAMP) system-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadfile
@@ -82,6 +94,10 @@ bench: $(DEV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 ## Redraw docs/architecture.md from the synthesized stacks.
 diagram: synth
 	$(PY) scripts/diagram.py
+
+## Render the diagram's views to .build/diagram/*.svg and *.png (mermaid-cli, chromium).
+diagram-images: synth $(RENDER_STAMP) system-tools
+	$(PY) scripts/diagram.py --render .build/diagram
 
 ## Regenerate the snapshots and the diagram after adding an environment or a service.
 refresh: $(DEV_STAMP)
@@ -100,4 +116,4 @@ format: $(DEV_STAMP)
 
 ## Remove synthesized output and caches.
 clean:
-	rm -rf cdktf.out cdktf.out.* .cdktf.out .pytest_cache .ruff_cache
+	rm -rf cdktf.out cdktf.out.* .cdktf.out .build .pytest_cache .ruff_cache
