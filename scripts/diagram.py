@@ -187,12 +187,16 @@ def layer_view(
     return view
 
 
-def _stack_summary(drawn: list[Service], stack: str, each: str) -> str:
+def _stack_summary(drawn: list[Service], stack: str, envs: list[str]) -> str:
     mine = [s for s in drawn if s.stack == stack]
     routed = [s.name for s in mine if s.hosts and s.name != "traefik"]
     stateful = [s.name for s in mine if s.stateful and s.name not in routed]
     rest = len(mine) - len(routed) - len(stateful)
-    text = f"{len(mine)} services{each}"
+    counts = {env: sum(env in s.envs for s in mine) for env in envs} if stack == "platform" else {}
+    if len(set(counts.values())) > 1:
+        text = "services: " + ", ".join(f"{n} in {env}" for env, n in counts.items())
+    else:
+        text = f"{len(mine)} services" + (" each" if len(counts) > 1 else "")
     text += f"<br/>routed: {_names(routed)}" if routed else ""
     text += f"<br/>with volumes: {_names(stateful)}" if stateful else ""
     return text + (f"<br/>{rest} internal" if rest else "")
@@ -255,8 +259,7 @@ def context_view(stacks: dict[str, dict], drawn: list[Service]) -> View:
     drawn_stacks = sorted({s.stack for s in drawn}, key=lambda s: (s == "platform", s))
     for stack in drawn_stacks:
         title = ", ".join(f"{PLATFORM}{e}" for e in envs) if stack == "platform" else stack
-        each = " each" if stack == "platform" and len(envs) > 1 else ""
-        summary = _stack_summary(drawn, stack, each)
+        summary = _stack_summary(drawn, stack, envs)
         lines.append(f'    {node_id("stack", stack)}["<b>{title}</b><br/>{summary}"]')
         hosts = sorted(
             {h for s in drawn if s.stack == stack for h in s.hosts if s.name != "traefik"}

@@ -101,6 +101,15 @@ def test_the_context_shows_what_outside_the_swarm_the_stacks_use(stacks):
     assert "vault-secrets" in nodes["spaces"] and "sprocket-terraform-state" in nodes["spaces"]
     # The platform stacks are one box that names each environment's stack.
     assert all(stack in nodes["stack_platform"] for stack in PLATFORM_STACKS)
+    # AND says how many services each environment runs
+    counts = {
+        name.removeprefix("platform-"): len(stacks[name]["resource"]["docker_service"])
+        for name in PLATFORM_STACKS
+    }
+    if len(set(counts.values())) > 1:
+        assert all(f"{n} in {env}" in nodes["stack_platform"] for env, n in counts.items())
+    else:
+        assert f"{counts.popitem()[1]} services" in nodes["stack_platform"]
     edge_set = {(a, b) for a, _, _, b in edges}
     assert {("stack_platform", "postgres"), ("stack_layer_2", "postgres")} <= edge_set
     assert {("stack_platform", "spaces"), ("stack_layer_1", "spaces")} <= edge_set
