@@ -1,11 +1,22 @@
-"""Contracts between stacks: every Vault read has a writer, every route prefix is reserved."""
+"""Contracts between stacks: every Vault read has a writer, every route prefix is reserved,
+every public host is checked by Gatus."""
 
 from __future__ import annotations
 
 import re
 
+import yaml
+
 from stacks.config import RESERVED_SUBDOMAINS
-from tests.conftest import CONFIG, ROOT, STACK_NAMES, resources, service_labels, services
+from tests.conftest import (
+    CONFIG,
+    ROOT,
+    STACK_NAMES,
+    config_content,
+    resources,
+    service_labels,
+    services,
+)
 
 # Deploy order: a stack may read what it or an earlier stack writes.
 ORDER = STACK_NAMES
@@ -102,3 +113,30 @@ def route_prefixes(stacks: dict) -> set[str]:
 def test_every_route_prefix_is_reserved_and_every_reserved_prefix_is_routed(stacks):
     # An environment subdomain equal to a route prefix would take over that host.
     assert route_prefixes(stacks) == RESERVED_SUBDOMAINS
+
+
+def public_hosts(stacks: dict) -> dict[str, str]:
+    """Every host Traefik routes, with the service it routes to."""
+    return {
+        host: service["name"]
+        for document in stacks.values()
+        for service in services(document).values()
+        for label, value in service_labels(service).items()
+        if label.endswith(".rule")
+        for host in HOST_RULE.findall(value)
+    }
+
+
+def test_every_public_host_has_an_uptime_check(stacks):
+    # A service with a route gets a Gatus probe (gatus_probes in stacks/layer_2.py), so the
+    # status page and its alerts cover it. Gatus's own page cannot report its own outage.
+    layer_2 = stacks["layer_2"]
+    gatus = services(layer_2)["gatus"]
+    endpoints = yaml.safe_load(config_content(layer_2, gatus, "/etc/gatus/endpoints.yaml"))
+    probed = {
+        re.match(r"https://([^/:]+)", e["url"])[1]
+        for e in endpoints["endpoints"]
+        if e["url"].startswith("https://")
+    }
+    unprobed = {h: s for h, s in public_hosts(stacks).items() if h not in probed}
+    assert unprobed == {CONFIG.cluster.host("gatus"): "gatus"}
