@@ -388,7 +388,7 @@ def render(stacks: dict[str, dict], into: Path) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory() as scratch:
         # chromium writes its profile and crash-report directories under HOME.
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": scratch}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": scratch, "TMPDIR": scratch}
         # mermaid-cli hands this to puppeteer.launch(); root (CI) needs --no-sandbox.
         config = Path(scratch) / "puppeteer.json"
         config.write_text(json.dumps({"executablePath": browser, "args": BROWSER_ARGS}))

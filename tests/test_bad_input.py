@@ -25,6 +25,10 @@ from tests.conftest import ROOT
 Edit = Callable[[Path], None]
 
 
+# scripts/render/node_modules is mermaid-cli (500 MB): no synthesis needs it.
+IGNORED = shutil.ignore_patterns("node_modules", "__pycache__")
+
+
 def set_field(relative: str, dotted: str, value) -> Edit:
     def edit(config: Path) -> None:
         path = config / relative
@@ -179,7 +183,7 @@ def digest(path: Path) -> dict[str, str]:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "main.py", tmp_path / "main.py")
-    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts", ignore=IGNORED)
     shutil.copytree(ROOT / "config", tmp_path / "config")
     previous = tmp_path / "cdktf.out" / "stacks" / "layer_1"
     previous.mkdir(parents=True)

@@ -30,11 +30,15 @@ SENTINELS = {
 }
 
 
+# scripts/render/node_modules is mermaid-cli (500 MB): no synthesis needs it.
+IGNORED = shutil.ignore_patterns("node_modules", "__pycache__")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the app's entry points and configuration; packages come from the install."""
     shutil.copy(ROOT / "main.py", tmp_path / "main.py")
-    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts", ignore=IGNORED)
     shutil.copytree(ROOT / "config", tmp_path / "config")
     return tmp_path
 
@@ -268,11 +272,16 @@ def test_a_killed_synth_leaves_the_previous_output_whole_and_the_next_run_cleans
     # GIVEN a complete previous synthesis
     assert run_synth(project).returncode == 0
     before = tree_digest(project / "cdktf.out")
+    # A killed process cannot remove its temporary files (jsii's runtime among them): they go
+    # to a directory of this test's, not the machine's.
+    scratch = project.parent / "killed-tmp"
+    scratch.mkdir(exist_ok=True)
     for delay_s in (0.5, 2.0, 3.5, 5.0):
         # WHEN a synthesis is killed at some point of its run
         process = subprocess.Popen(
             [sys.executable, str(project / "scripts" / "synth.py")],
             cwd=project,
+            env={**os.environ, "TMPDIR": str(scratch)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -288,6 +297,19 @@ def test_a_killed_synth_leaves_the_previous_output_whole_and_the_next_run_cleans
     assert sorted(p.name for p in (project / ".cdktf.out").iterdir() if p.name != "lock") == [
         (project / "cdktf.out").resolve().name
     ]
+
+
+def test_a_synthesis_and_a_failed_one_leave_nothing_in_the_temp_directory(project, tmp_path):
+    # GIVEN an empty temporary directory for the run
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    # WHEN a synthesis succeeds, and then one fails on a configuration mistake
+    assert run_synth(project, {"TMPDIR": str(scratch)}).returncode == 0
+    cluster = project / "config" / "cluster.yaml"
+    cluster.write_text(cluster.read_text() + "\nno_such_setting: 1\n")
+    assert run_synth(project, {"TMPDIR": str(scratch)}).returncode == 2
+    # THEN neither left anything behind (jsii's runtime, cdktf's staging directories)
+    assert sorted(p.name for p in scratch.iterdir()) == []
 
 
 def test_an_environment_variable_cannot_change_the_output_format(project):

@@ -88,13 +88,13 @@ def _built_grants() -> tuple[dict[str, list[tuple[str, tuple[str, ...]]]], list[
     import main
     from tests.conftest import ROOT
 
-    app = main.build(ROOT, outdir=tempfile.mkdtemp(prefix="vault-matrix-"))
-    vault = app.node.find_child("layer_2").vault
-    platform = {
-        env: [(rule.path, tuple(rule.capabilities)) for rule in grants.rules()]
-        for env, grants in vault.platform_grants.items()
-    }
-    plan = [rule.path for rule in vault._plan_policy.props.rules]
+    with tempfile.TemporaryDirectory(prefix="vault-matrix-") as outdir:
+        vault = main.build(ROOT, outdir=outdir).node.find_child("layer_2").vault
+        platform = {
+            env: [(rule.path, tuple(rule.capabilities)) for rule in grants.rules()]
+            for env, grants in vault.platform_grants.items()
+        }
+        plan = [rule.path for rule in vault._plan_policy.props.rules]
     return platform, plan
 
 
