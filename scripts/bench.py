@@ -134,7 +134,7 @@ def project_with(environments: int, scratch: Path) -> Path:
     cluster = project / "config" / "cluster.yaml"
     data = yaml.safe_load(cluster.read_text())
     data["swarm"]["nodes"] += [
-        {"name": f"bench-worker-{index}", "role": "worker", "memory_mib": 8192, "cpus": 4}
+        {"name": f"bench-worker-{index}", "role": "worker", "size": "s-4vcpu-8gb"}
         for index in range(environments)
     ]
     cluster.write_text(yaml.safe_dump(data))

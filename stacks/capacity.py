@@ -11,7 +11,7 @@ the configuration when a node would need more than it has:
     updates up to TERRAFORM_PARALLELISM services at once, so the largest that many start-first
     reservations on the node are counted twice
   + what the node keeps for itself (SYSTEM_MIB, SYSTEM_CPUS: the OS, dockerd, page cache)
-  <= the node's memory_mib and cpus (config/cluster.yaml swarm.nodes).
+  <= the memory and vCPUs of the node's Droplet size (config/cluster.yaml swarm.nodes).
 
     problems = capacity_problems(cluster.swarm.nodes, demands_of(app))
 """
@@ -142,14 +142,14 @@ def capacity_problems(nodes: Sequence[NodeConfig], demands: Iterable[Demand]) ->
         config = node.config
         if need_mib > config.memory_mib:
             problems.append(
-                f"{FIELD}: node {config.name} has memory_mib={config.memory_mib}, but needs "
-                f"{need_mib} MiB: reservations {node.memory_mib} + start-first headroom "
-                f"{head_mib} + system {SYSTEM_MIB}. Allowed: at least {need_mib}; add a "
+                f"{FIELD}: node {config.name} ({config.size}) has {config.memory_mib} MiB, but "
+                f"needs {need_mib} MiB: reservations {node.memory_mib} + start-first headroom "
+                f"{head_mib} + system {SYSTEM_MIB}. Allowed: at least {need_mib} MiB; add a "
                 "node, a larger one, or lower reservations"
             )
         if need_cpus > config.cpus + 1e-9:
             problems.append(
-                f"{FIELD}: node {config.name} has cpus={config.cpus:g}, but needs "
+                f"{FIELD}: node {config.name} ({config.size}) has {config.cpus:g} vCPUs, but needs "
                 f"{need_cpus:.2f}: reservations {node.cpus:.2f} + start-first headroom "
                 f"{head_cpus:.2f} + system {SYSTEM_CPUS}. Allowed: at least {need_cpus:.2f}; "
                 "add a node, a larger one, or lower reservations"

@@ -163,11 +163,11 @@ CASES: list[tuple[str, Edit, str]] = [
     ("password-in-an-image", set_field(IMAGES, "redis", f"https://ops:{FAKE_PASSWORD}@registry.example.com/redis:8.10.1"), "config/images.yaml: redis: holds what looks like a secret (a URL with a password in it)"),
     ("private-key-as-pgp-key", set_field(CLUSTER, "vault.root_token_pgp_key", FAKE_PRIVATE_KEY), "config/cluster.yaml: vault.root_token_pgp_key: holds what looks like a secret (a private key block)"),
     ("random-key-in-a-path", set_field(CLUSTER, "vault.storage_path", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY9"), "config/cluster.yaml: vault.storage_path: holds what looks like a secret (a long random string"),
-    ("node-bad-role", set_field(CLUSTER, "swarm.nodes", [{"name": "sprocket-manager-1", "role": "boss", "memory_mib": 8192, "cpus": 4, "volumes": True}]), "config/cluster.yaml: swarm.nodes.0.role: got 'boss': Input should be 'manager' or 'worker'"),
-    ("node-tiny-memory", set_field(CLUSTER, "swarm.nodes", [{"name": "sprocket-manager-1", "role": "manager", "memory_mib": 512, "cpus": 4, "volumes": True}]), "config/cluster.yaml: swarm.nodes.0.memory_mib: got 512: Input should be greater than or equal to 1024"),
-    ("node-no-volume-holder", set_field(CLUSTER, "swarm.nodes", [{"name": "sprocket-manager-1", "role": "manager", "memory_mib": 8192, "cpus": 4}]), "0 nodes have volumes: true ([]): exactly one node holds the volumes"),
+    ("node-bad-role", set_field(CLUSTER, "swarm.nodes", [{"name": "sprocket-manager-1", "role": "boss", "size": "s-4vcpu-8gb", "volumes": True}]), "config/cluster.yaml: swarm.nodes.0.role: got 'boss': Input should be 'manager' or 'worker'"),
+    ("node-unknown-size", set_field(CLUSTER, "swarm.nodes", [{"name": "sprocket-manager-1", "role": "manager", "size": "s-3vcpu-7gb", "volumes": True}]), "config/cluster.yaml: swarm.nodes.0.size: got 's-3vcpu-7gb': 's-3vcpu-7gb' is not a Droplet size DigitalOcean offers; allowed: ['c-16', "),
+    ("node-no-volume-holder", set_field(CLUSTER, "swarm.nodes", [{"name": "sprocket-manager-1", "role": "manager", "size": "s-4vcpu-8gb"}]), "0 nodes have volumes: true ([]): exactly one node holds the volumes"),
     ("node-manager-missing", set_field(CLUSTER, "swarm.manager_droplet", "sprocket-manager-2"), "manager_droplet 'sprocket-manager-2' must be listed with role: manager (listed: ['sprocket-manager-1'])"),
-    ("node-too-small", set_field(CLUSTER, "swarm.nodes", [{"name": "sprocket-manager-1", "role": "manager", "memory_mib": 4096, "cpus": 4, "volumes": True}]), "config/cluster.yaml: swarm.nodes: node sprocket-manager-1 has memory_mib=4096, but needs "),
+    ("node-too-small", set_field(CLUSTER, "swarm.nodes", [{"name": "sprocket-manager-1", "role": "manager", "size": "s-2vcpu-4gb", "volumes": True}]), "config/cluster.yaml: swarm.nodes: node sprocket-manager-1 (s-2vcpu-4gb) has 4096 MiB, but needs "),
     ("legacy-unknown-worker-bot", set_field(MAIN, "legacy.worker_bot", "Emila"), "config/environments/main.yaml: legacy: got "),
 ]  # fmt: skip
 

@@ -43,7 +43,7 @@ def test_more_replicas_changes_only_that_service(tmp_path, synth_dir):
     assert not changed[f"platform-{env}"].added and not changed[f"platform-{env}"].removed
 
 
-WORKER = {"name": "sprocket-worker-9", "role": "worker", "memory_mib": 8192, "cpus": 4}
+WORKER = {"name": "sprocket-worker-9", "role": "worker", "size": "s-4vcpu-8gb"}
 
 
 def add_worker(config: Path) -> None:
@@ -126,7 +126,7 @@ def test_an_environment_that_does_not_fit_is_refused_with_the_totals(tmp_path):
     manager = CONFIG.cluster.swarm.manager_droplet
     assert len(problems) == 1, problems
     assert problems[0].startswith(
-        f"config/cluster.yaml: swarm.nodes: node {manager} has memory_mib=8192, but needs "
+        f"config/cluster.yaml: swarm.nodes: node {manager} (s-4vcpu-8gb) has 8192 MiB, but needs "
     )
     assert "start-first headroom" in problems[0] and "add a node" in problems[0]
 

@@ -6,10 +6,12 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from stacks.config.digitalocean import size_resources
 from stacks.config.types import (
     AdminUiNetwork,
     BucketName,
     Cidr,
+    DropletSize,
     Hostname,
     Image,
     Port,
@@ -43,13 +45,21 @@ class NodeConfig(_Model):
     # The node's host name, as `docker node ls` shows it (the droplet's name).
     name: str = Field(pattern=NODE_NAME)
     role: Literal["manager", "worker"]
-    # Memory and CPUs of the node (the droplet size: s-4vcpu-8gb is 8192 and 4).
-    memory_mib: int = Field(ge=1024, le=4 * 1024 * 1024)
-    cpus: float = Field(gt=0, le=512)
+    # The Droplet size (stacks/config/digitalocean.py lists those offered). Its memory and
+    # vCPUs (s-4vcpu-8gb: 8192 MiB, 4) are what services are placed on (stacks/capacity.py).
+    size: DropletSize
     # Default: false. The one node that holds the Docker volumes: every replicated service
     # with a volume runs only there (volumes are local to a node), pinned by the node label
     # sprocket.volumes=true, which the node must carry (docs/runbook-rebuild.md).
     volumes: bool = False
+
+    @property
+    def memory_mib(self) -> int:
+        return size_resources(self.size)[0]
+
+    @property
+    def cpus(self) -> float:
+        return float(size_resources(self.size)[1])
 
 
 class SwarmConfig(_Model):

@@ -13,6 +13,13 @@ from constructs_lib.validation import (
     pinned_version_problem,
     port_problem,
 )
+from stacks.config.digitalocean import (
+    DATABASE_SIZES,
+    DROPLET_SIZES,
+    POSTGRES_VERSIONS,
+    REGIONS,
+    one_of,
+)
 
 # \Z, not $: Python's $ also matches before a trailing newline.
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
@@ -58,6 +65,15 @@ Image = Annotated[str, _check(pinned_version_problem)]
 SpacesRegion = Annotated[str, AfterValidator(_spaces_region)]
 BucketName = Annotated[str, AfterValidator(_bucket)]
 ImageTag = Annotated[str, AfterValidator(_image_tag)]
+# What DigitalOcean offers (stacks/config/digitalocean.py).
+Region = Annotated[str, AfterValidator(lambda v: one_of("region", REGIONS, v))]
+DropletSize = Annotated[str, AfterValidator(lambda v: one_of("Droplet size", DROPLET_SIZES, v))]
+DatabaseSize = Annotated[
+    str, AfterValidator(lambda v: one_of("database size", DATABASE_SIZES, v))
+]
+PostgresVersion = Annotated[
+    str, AfterValidator(lambda v: one_of("PostgreSQL version", POSTGRES_VERSIONS, v))
+]
 
 
 class _Model(BaseModel):

@@ -15,8 +15,8 @@ from stacks.capacity import (
 )
 from stacks.config.cluster import NodeConfig
 
-MANAGER = NodeConfig(name="m1", role="manager", memory_mib=4096, cpus=4, volumes=True)
-WORKER = NodeConfig(name="w1", role="worker", memory_mib=4096, cpus=4)
+MANAGER = NodeConfig(name="m1", role="manager", size="s-2vcpu-4gb", volumes=True)
+WORKER = NodeConfig(name="w1", role="worker", size="s-2vcpu-4gb")
 PINNED = ("node.labels.sprocket.volumes == true",)
 
 
@@ -41,9 +41,9 @@ def test_what_fits_passes_and_one_mib_more_is_refused_with_the_totals():
     # THEN one MiB more is refused, naming the node and every term of the sum
     (problem,) = capacity_problems([MANAGER], [demand("a", room + 1)])
     assert problem == (
-        "config/cluster.yaml: swarm.nodes: node m1 has memory_mib=4096, but needs 4097 MiB: "
-        f"reservations {room + 1} + start-first headroom 0 + system {SYSTEM_MIB}. Allowed: at "
-        "least 4097; add a node, a larger one, or lower reservations"
+        "config/cluster.yaml: swarm.nodes: node m1 (s-2vcpu-4gb) has 4096 MiB, but needs "
+        f"4097 MiB: reservations {room + 1} + start-first headroom 0 + system {SYSTEM_MIB}. "
+        "Allowed: at least 4097 MiB; add a node, a larger one, or lower reservations"
     )
 
 
@@ -73,7 +73,7 @@ def test_pinned_services_stay_on_the_volume_node_and_a_worker_takes_the_rest():
     assert placed["m1"][0] >= 2000 + SYSTEM_MIB
     # A pinned service too large for the volume node is refused even with room elsewhere
     (problem,) = capacity_problems([MANAGER, WORKER], [demand("db", 3500, constraints=PINNED)])
-    assert problem.startswith("config/cluster.yaml: swarm.nodes: node m1 has memory_mib=4096")
+    assert problem.startswith("config/cluster.yaml: swarm.nodes: node m1 (s-2vcpu-4gb) has 4096 MiB")
 
 
 def test_a_global_service_is_counted_once_per_node_it_runs_on():
@@ -99,7 +99,7 @@ def test_a_service_no_node_satisfies_is_named():
 def test_cpus_are_checked_like_memory():
     (problem,) = capacity_problems([MANAGER], [demand("busy", 10, cpus=3.6)])
     assert problem.startswith(
-        "config/cluster.yaml: swarm.nodes: node m1 has cpus=4, but needs 4.10"
+        "config/cluster.yaml: swarm.nodes: node m1 (s-2vcpu-4gb) has 2 vCPUs, but needs 4.10"
     )
 
 
