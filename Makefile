@@ -25,7 +25,13 @@ CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 # images), Docker Engine (the rehearsal's real swarm, tests/e2e/test_swarm.py), HAProxy (its
 # socket proxy image) and chromium (mermaid-cli's browser, tests/e2e/test_diagram_render.py).
 SYSTEM_TOOLS := busybox:busybox redis-server:redis-server rabbitmq-server:rabbitmq-server \
-  dockerd:docker.io haproxy:haproxy chromium,google-chrome:chromium
+  dockerd:docker.io haproxy:haproxy chromium,google-chrome:chromium envsubst:gettext-base
+# Installed without recommends (wireguard-tools recommends a kernel image): wg, wg-quick and
+# the userspace wireguard-go (tests/e2e/test_deploy_tunnel.py).
+TUNNEL_TOOLS := wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2
+# Debian's cloud-init, unpacked but not installed (installed, it would run at the next boot):
+# its schema checks the nodes' cloud-init files (tests/e2e/test_cloud_init.py).
+CLOUD_INIT_STAMP := .build/cloud-init/.unpacked
 
 .PHONY: help synth cli test bench diagram diagram-images refresh synth-diff format clean system-tools
 
@@ -58,7 +64,23 @@ $(CHECKOV_STAMP):
 	.venv-checkov/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	rm -f .venv-checkov/.installed-* && touch $@
 
+$(CLOUD_INIT_STAMP):
+	@echo "unpacking Debian's cloud-init into .build/cloud-init (first run only)"
+	mkdir -p .build/cloud-init && cd .build && rm -f cloud-init_*.deb && \
+	  { apt-get download cloud-init 2>/dev/null || \
+	    { apt-get update -qq && apt-get download cloud-init; }; } && \
+	  dpkg-deb -x cloud-init_*.deb cloud-init && rm -f cloud-init_*.deb
+	touch $@
+
 system-tools:
+	@missing=""; for pair in $(TUNNEL_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages, without recommends)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $$missing >/dev/null; } || { \
+	    echo "could not install$$missing: install them and rerun" >&2; exit 1; }; \
+	fi
 	@missing=""; for pair in $(SYSTEM_TOOLS); do found=""; \
 	  for tool in $$(echo "$${pair%%:*}" | tr ',' ' '); do \
 	    command -v $$tool >/dev/null 2>&1 && found=1; done; \
@@ -82,7 +104,7 @@ synth: $(SYNTH_STAMP)
 cli: $(NPM_STAMP)
 
 ## Run the whole test suite, lint included.
-test: $(DEV_STAMP) $(NPM_STAMP) $(RENDER_STAMP) $(CHECKOV_STAMP) system-tools
+test: $(DEV_STAMP) $(NPM_STAMP) $(RENDER_STAMP) $(CHECKOV_STAMP) $(CLOUD_INIT_STAMP) system-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadfile

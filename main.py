@@ -70,7 +70,19 @@ def main(outdir: str | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     app.synth()
+    write_bootstrap(app.outdir)
     return 0
+
+
+def write_bootstrap(outdir: str) -> None:
+    """The nodes' cloud-init and the deploy tunnel's configurations (stacks/node_bootstrap.py)
+    beside the stacks, in cdktf.out/bootstrap/."""
+    from stacks.node_bootstrap import bootstrap_files
+
+    into = Path(outdir) / "bootstrap"
+    into.mkdir(parents=True, exist_ok=True)
+    for name, text in bootstrap_files(load_config(ROOT).cluster).items():
+        (into / name).write_text(text)
 
 
 def run() -> int:

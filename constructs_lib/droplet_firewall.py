@@ -1,12 +1,14 @@
 """The cloud firewall in front of every Swarm node.
 
 Creates one ``digitalocean_firewall`` applied by droplet tag, so a new node is
-covered the moment it is tagged. Inbound: HTTP and HTTPS from anywhere, SSH only
-from the admin networks, Swarm's own ports only from other tagged nodes, nothing
-else. Outbound: open, as the architecture specifies for now.
+covered the moment it is tagged. Inbound: HTTP and HTTPS from anywhere; the deploy
+tunnel's WireGuard port from anywhere (deploys and operators reach SSH and the Docker
+API only through it: docs/decisions/deploy-path.md); SSH only from the admin networks,
+for break-glass access; Swarm's own ports only from other tagged nodes; nothing else.
+Outbound: open, as the architecture specifies for now.
 
     DropletFirewall(self, "firewall", DropletFirewallProps(
-        name="sprocket-swarm", droplet_tag="sprocket-swarm",
+        name="sprocket-swarm", droplet_tag="sprocket-swarm", tunnel_port=51820,
         admin_ssh_cidrs=["203.0.113.0/24"]))
 """
 
@@ -36,8 +38,11 @@ class DropletFirewallProps:
     name: str
     # Tag carried by every Swarm node droplet.
     droplet_tag: str
-    # Networks allowed to reach SSH. Default: none, SSH is closed.
+    # Networks allowed to reach SSH directly (break-glass). Default: none, SSH is closed.
     admin_ssh_cidrs: Sequence[str] = ()
+    # UDP port of the deploy tunnel (WireGuard), open to every address: WireGuard answers
+    # no packet that is not from a configured key. Default: none, no tunnel.
+    tunnel_port: int | None = None
 
     def __post_init__(self) -> None:
         problems = [
@@ -54,6 +59,10 @@ def inbound_rules(props: DropletFirewallProps) -> list[dict]:
         {"protocol": "tcp", "port_range": str(port), "source_addresses": ANYWHERE}
         for port in PUBLIC_TCP_PORTS
     ]
+    if props.tunnel_port is not None:
+        rules.append(
+            {"protocol": "udp", "port_range": str(props.tunnel_port), "source_addresses": ANYWHERE}
+        )
     if props.admin_ssh_cidrs:
         rules.append(
             {

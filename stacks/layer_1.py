@@ -298,6 +298,7 @@ class Layer1Stack(SprocketStack):
                 name=cluster.swarm.node_tag,
                 droplet_tag=cluster.swarm.node_tag,
                 admin_ssh_cidrs=cluster.admin_ssh_cidrs,
+                tunnel_port=cluster.deploy_tunnel.port,
             ),
         )
         IngressDns(

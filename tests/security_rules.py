@@ -16,10 +16,13 @@ import yaml
 
 from constructs_lib.validation import image_problem
 from stacks.config.redaction import secret_shape
+from tests.conftest import CONFIG
 
 Rule = Callable[[dict], list[str]]
 ANYWHERE = {"0.0.0.0/0", "::/0"}
 PUBLIC_PORTS = {"80", "443"}
+# The deploy tunnel (WireGuard): the one UDP port open to the Internet.
+TUNNEL_PORT = CONFIG.cluster.deploy_tunnel.port
 SECRET_PATTERNS = re.compile(
     r"dop_v1_[0-9a-f]{20,}|AKIA[0-9A-Z]{16}|hvs\.[A-Za-z0-9_-]{20,}|-----BEGIN [A-Z ]*PRIVATE KEY"
     r"|discord(app)?\.com/api/webhooks/\d+/|xox[bp]-[0-9A-Za-z-]+"
@@ -82,9 +85,11 @@ def only_web_ports_public(doc: dict) -> list[str]:
     problems = []
     for rid, fw in _resources(doc, "digitalocean_firewall").items():
         for rule in fw.get("inbound_rule", []):
-            if set(rule.get("source_addresses", [])) & ANYWHERE and (
-                rule.get("port_range") not in PUBLIC_PORTS or rule.get("protocol") != "tcp"
-            ):
+            opened = (rule.get("protocol"), rule.get("port_range"))
+            if set(rule.get("source_addresses", [])) & ANYWHERE and opened not in {
+                *(("tcp", port) for port in PUBLIC_PORTS),
+                ("udp", str(TUNNEL_PORT)),
+            }:
                 problems.append(
                     f"digitalocean_firewall.{rid}: {rule.get('protocol')} "
                     f"{rule.get('port_range')} is open to the internet"

@@ -176,7 +176,7 @@ def test_npm_run_cdktf_synthesizes_the_same_stacks_without_phoning_home(tmp_path
     assert "checkpoint" not in output.lower()
     assert "end-of-life" not in output
     # AND the project's own warnings are warnings, not "[ERROR]" lines
-    warnings = [line for line in output.splitlines() if "admin_ssh_cidrs is empty" in line]
+    warnings = [line for line in output.splitlines() if "deploy_tunnel.peers is empty" in line]
     assert warnings and all(line.startswith("WARN [layer_1]: ") for line in warnings), warnings
     # AND every stack is byte-for-byte what the in-process synthesis produced
     produced = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
@@ -220,19 +220,28 @@ def test_stack_dependencies_follow_the_deploy_order(synth_dir):
         assert sorted(manifest[platform]["dependencies"]) == ["layer_1", "layer_2"], platform
 
 
-def test_an_empty_ssh_allow_list_is_a_loud_warning_not_an_error(project, capsys, tmp_path):
+def test_a_deploy_tunnel_without_peers_or_key_is_a_loud_warning_not_an_error(
+    project, capsys, tmp_path
+):
     import main
     from stacks.config import load_config
 
-    # GIVEN the shipped configuration, whose admin_ssh_cidrs is empty
-    # THEN building the app succeeds but says what closing SSH means for deploys
+    # GIVEN the shipped configuration, whose deploy tunnel lists no peer yet
+    # THEN building the app succeeds but says that nothing can deploy
     main.build(project, outdir=str(tmp_path / "out"))
-    assert "warning: config/cluster.yaml: admin_ssh_cidrs is empty" in capsys.readouterr().err
-    # AND the warning goes once the list names a network
+    assert "warning: config/cluster.yaml: deploy_tunnel.peers is empty" in capsys.readouterr().err
+    # AND with a peer but no manager key yet, it says no peer configuration is written
     cluster = project / "config" / "cluster.yaml"
     data = yaml.safe_load(cluster.read_text())
-    cluster.write_text(yaml.safe_dump({**data, "admin_ssh_cidrs": ["203.0.113.0/24"]}))
-    assert not any("admin_ssh_cidrs" in w for w in load_config(project).warnings())
+    peer = {"name": "ci", "public_key": "A" * 43 + "=", "address": "10.200.0.2"}
+    data["deploy_tunnel"] = {"peers": [peer]}
+    cluster.write_text(yaml.safe_dump(data))
+    (warning,) = (w for w in load_config(project).warnings() if "deploy_tunnel" in w)
+    assert "manager_public_key is not set" in warning
+    # AND the warnings go once the manager's key is known
+    data["deploy_tunnel"]["manager_public_key"] = "B" * 42 + "A="
+    cluster.write_text(yaml.safe_dump(data))
+    assert not any("deploy_tunnel" in w for w in load_config(project).warnings())
 
 
 def test_an_empty_admin_network_list_is_a_loud_warning_not_an_error(project, tmp_path):

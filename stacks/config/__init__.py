@@ -15,10 +15,12 @@ from __future__ import annotations
 from stacks.config.applications import ApplicationConfig, ApplicationsConfig, RegistryConfig
 from stacks.config.cluster import (
     ClusterConfig,
+    DeployTunnelConfig,
     ImagesConfig,
     PostgresConfig,
     StateConfig,
     SwarmConfig,
+    TunnelPeer,
     VaultConfig,
 )
 from stacks.config.environment import (
@@ -38,6 +40,7 @@ __all__ = [
     "ChatwootConfig",
     "ClusterConfig",
     "ConfigError",
+    "DeployTunnelConfig",
     "EnvironmentConfig",
     "ImagesConfig",
     "InfraConfig",
@@ -46,6 +49,7 @@ __all__ = [
     "RegistryConfig",
     "StateConfig",
     "SwarmConfig",
+    "TunnelPeer",
     "VaultConfig",
     "load_config",
 ]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from stacks.config.digitalocean import size_resources
+from stacks.config.digitalocean import VOLUME_MAX_GIB, VOLUME_MIN_GIB, size_resources
 from stacks.config.types import (
     AdminUiNetwork,
     BucketName,
     Cidr,
+    DatabaseSize,
     DropletSize,
     Hostname,
     Image,
     Port,
+    PostgresVersion,
+    PrivateRange,
+    Region,
     SpacesRegion,
     _Model,
 )
@@ -30,12 +35,34 @@ class StateConfig(_Model):
 
 
 class PostgresConfig(_Model):
-    # Name of the DigitalOcean managed PostgreSQL cluster; layer_2 creates databases in it.
+    # Name of the DigitalOcean managed PostgreSQL cluster (the cluster stack owns it);
+    # layer_2 and the platform stacks create their databases in it.
     cluster_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
-    # Managed PostgreSQL cluster host name.
+    # The cluster's host name and port, as the cluster stack's outputs postgres_host and
+    # postgres_port give them after its first apply (DigitalOcean chooses the host name).
     host: Hostname
-    # Managed PostgreSQL port (DigitalOcean uses 25060).
     port: Port
+    # Default: "db-s-1vcpu-2gb", one node, PostgreSQL 16. A larger size or more nodes resize
+    # the cluster in place; a lower version is refused by DigitalOcean.
+    size: DatabaseSize = "db-s-1vcpu-2gb"
+    node_count: int = Field(default=1, ge=1, le=3)
+    version: PostgresVersion = "16"
+
+
+class VpcConfig(_Model):
+    # Default: "sprocket-vpc". The private network every node and the database join.
+    name: str = Field(default="sprocket-vpc", pattern=r"^[A-Za-z0-9-]{1,255}$")
+    # Default: 10.10.0.0/20. Private range of the VPC; changing it replaces the VPC, and with
+    # it every node (DigitalOcean cannot move a Droplet between VPCs).
+    ip_range: PrivateRange = "10.10.0.0/20"
+
+
+class VolumeConfig(_Model):
+    # Default: "sprocket-docker-volumes". Block storage attached to the node that holds the
+    # volumes and mounted where Docker keeps them (/var/lib/docker/volumes).
+    name: str = Field(default="sprocket-docker-volumes", pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    # Default: 100. Size in GiB; it can grow in place, never shrink.
+    size_gib: int = Field(default=100, ge=VOLUME_MIN_GIB, le=VOLUME_MAX_GIB)
 
 
 NODE_NAME = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$"
@@ -70,6 +97,12 @@ class SwarmConfig(_Model):
     # Every node of the swarm. Synthesis refuses services whose reservations, plus the
     # headroom start-first updates need, do not fit on them (stacks/capacity.py).
     nodes: tuple[NodeConfig, ...] = Field(min_length=1)
+    # Default: "debian-12-x64". The DigitalOcean image every node is created from; changing
+    # it affects new nodes only (existing ones ignore it, or they would be replaced).
+    image: str = Field(default="debian-12-x64", pattern=r"^[a-z0-9][a-z0-9.-]{1,63}$")
+    # DigitalOcean SSH key fingerprints (or IDs) installed on new nodes, for break-glass
+    # access from admin_ssh_cidrs. Default: none.
+    ssh_keys: tuple[str, ...] = ()
 
     @field_validator("nodes")
     @classmethod
@@ -127,6 +160,54 @@ class VaultConfig(_Model):
         return self
 
 
+WIREGUARD_KEY = r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$"
+
+
+class TunnelPeer(_Model):
+    # Who or what deploys through the tunnel: an operator or the CI deploy job.
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    # Its WireGuard public key (`wg pubkey < private.key`); the private key never leaves it.
+    public_key: str = Field(pattern=WIREGUARD_KEY)
+    # Its address in the tunnel network.
+    address: ipaddress.IPv4Address
+
+
+class DeployTunnelConfig(_Model):
+    # Default: 51820. UDP port the managers' WireGuard listens on, the one port besides
+    # HTTP(S) open to the Internet (WireGuard answers no packet without a known key).
+    port: Port = 51820
+    # Default: 10.200.0.0/24. The tunnel's network; the manager is its first address.
+    network: PrivateRange = "10.200.0.0/24"
+    # The manager's public key, which its first boot writes to /etc/wireguard/wg0.pub
+    # (docs/runbook-rebuild.md). Default: none yet, and no peer configuration is written.
+    manager_public_key: str | None = Field(default=None, pattern=WIREGUARD_KEY)
+    # Everyone and everything that deploys. Default: none, and nothing can deploy.
+    peers: tuple[TunnelPeer, ...] = ()
+
+    @property
+    def manager_address(self) -> ipaddress.IPv4Address:
+        return next(ipaddress.ip_network(self.network).hosts())
+
+    @model_validator(mode="after")
+    def _peers(self) -> DeployTunnelConfig:
+        network = ipaddress.ip_network(self.network)
+        problems = []
+        for field in ("name", "public_key", "address"):
+            values = [str(getattr(peer, field)) for peer in self.peers]
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                problems.append(f"peers: {field} {twice} listed more than once")
+        for peer in self.peers:
+            if peer.address not in network or peer.address == self.manager_address:
+                problems.append(
+                    f"peers: {peer.name}'s address {peer.address} must be in {network} and "
+                    f"not the manager's {self.manager_address}"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class ClusterConfig(_Model):
     # Public host name every route is served under. Changing it after the first deploy
     # moves every route and re-issues every certificate.
@@ -142,9 +223,17 @@ class ClusterConfig(_Model):
     admin_networks: tuple[AdminUiNetwork, ...] = ()
     # Default: none. Contact address for the Let's Encrypt account.
     acme_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # Default: "nyc3". Region of the nodes, their VPC and volume, and the database cluster.
+    region: Region = "nyc3"
     state: StateConfig
     postgres: PostgresConfig
     swarm: SwarmConfig
+    # Default: the defaults of each VPC and volume setting.
+    vpc: VpcConfig = VpcConfig()
+    volume: VolumeConfig = VolumeConfig()
+    # Default: a tunnel with no peers yet. How deploys reach the managers
+    # (docs/decisions/deploy-path.md).
+    deploy_tunnel: DeployTunnelConfig = DeployTunnelConfig()
     # Default: the defaults of each Vault setting.
     vault: VaultConfig = VaultConfig()
 
@@ -152,6 +241,13 @@ class ClusterConfig(_Model):
     def _zone(self) -> ClusterConfig:
         if self.hostname != self.dns_zone and not self.hostname.endswith("." + self.dns_zone):
             raise ValueError(f"hostname {self.hostname!r} is not inside dns_zone {self.dns_zone!r}")
+        vpc = ipaddress.ip_network(self.vpc.ip_range)
+        tunnel = ipaddress.ip_network(self.deploy_tunnel.network)
+        if vpc.overlaps(tunnel):
+            raise ValueError(
+                f"deploy_tunnel.network {tunnel} overlaps vpc.ip_range {vpc}: give the tunnel "
+                "a range of its own"
+            )
         return self
 
     def host(self, prefix: str | None = None) -> str:

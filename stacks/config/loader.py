@@ -34,11 +34,19 @@ class InfraConfig(_Model):
     def warnings(self) -> list[str]:
         """Valid settings with consequences an operator should not miss."""
         found = []
-        if not self.cluster.admin_ssh_cidrs:
+        tunnel = self.cluster.deploy_tunnel
+        if not tunnel.peers:
             found.append(
-                "config/cluster.yaml: admin_ssh_cidrs is empty, so the firewall closes SSH: "
-                "deploying over DOCKER_HOST=ssh://... stops working once layer_1 is applied. "
-                "List the admin and deploy-runner networks before deploying."
+                "config/cluster.yaml: deploy_tunnel.peers is empty, so nothing can reach the "
+                "managers' SSH and Docker API once layer_1's firewall exists (only "
+                "admin_ssh_cidrs can, for break-glass): list the operators and the deploy job "
+                "(docs/runbook-rebuild.md, the deploy tunnel)."
+            )
+        elif not tunnel.manager_public_key:
+            found.append(
+                "config/cluster.yaml: deploy_tunnel.manager_public_key is not set, so no "
+                "peer's tunnel configuration is written: set it from the manager's "
+                "/etc/wireguard/wg0.pub (docs/runbook-rebuild.md)."
             )
         if not self.cluster.admin_networks:
             found.append(

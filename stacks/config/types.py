@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
 
@@ -65,12 +66,23 @@ Image = Annotated[str, _check(pinned_version_problem)]
 SpacesRegion = Annotated[str, AfterValidator(_spaces_region)]
 BucketName = Annotated[str, AfterValidator(_bucket)]
 ImageTag = Annotated[str, AfterValidator(_image_tag)]
+
+
+def _private_range(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError("must be a CIDR such as 10.10.0.0/20") from None
+    if network.version != 4 or not network.is_private or not 16 <= network.prefixlen <= 24:
+        raise ValueError("must be a private IPv4 range from /16 to /24, such as 10.10.0.0/20")
+    return value
+
+
+PrivateRange = Annotated[str, AfterValidator(_private_range)]
 # What DigitalOcean offers (stacks/config/digitalocean.py).
 Region = Annotated[str, AfterValidator(lambda v: one_of("region", REGIONS, v))]
 DropletSize = Annotated[str, AfterValidator(lambda v: one_of("Droplet size", DROPLET_SIZES, v))]
-DatabaseSize = Annotated[
-    str, AfterValidator(lambda v: one_of("database size", DATABASE_SIZES, v))
-]
+DatabaseSize = Annotated[str, AfterValidator(lambda v: one_of("database size", DATABASE_SIZES, v))]
 PostgresVersion = Annotated[
     str, AfterValidator(lambda v: one_of("PostgreSQL version", POSTGRES_VERSIONS, v))
 ]

@@ -73,7 +73,9 @@ def test_pinned_services_stay_on_the_volume_node_and_a_worker_takes_the_rest():
     assert placed["m1"][0] >= 2000 + SYSTEM_MIB
     # A pinned service too large for the volume node is refused even with room elsewhere
     (problem,) = capacity_problems([MANAGER, WORKER], [demand("db", 3500, constraints=PINNED)])
-    assert problem.startswith("config/cluster.yaml: swarm.nodes: node m1 (s-2vcpu-4gb) has 4096 MiB")
+    assert problem.startswith(
+        "config/cluster.yaml: swarm.nodes: node m1 (s-2vcpu-4gb) has 4096 MiB"
+    )
 
 
 def test_a_global_service_is_counted_once_per_node_it_runs_on():

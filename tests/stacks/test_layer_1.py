@@ -221,13 +221,15 @@ def test_vault_bucket_is_private_versioned_and_kept(layer_1):
     ]
 
 
-def test_firewall_opens_80_443_publicly_and_nothing_else(layer_1):
+def test_firewall_opens_80_443_and_the_deploy_tunnel_publicly_and_nothing_else(layer_1):
     (firewall,) = resources(layer_1, "digitalocean_firewall").values()
     assert firewall["tags"] == ["sprocket-swarm"]
     public = [r for r in firewall["inbound_rule"] if "source_addresses" in r]
+    anywhere = ["0.0.0.0/0", "::/0"]
     assert public == [
-        {"protocol": "tcp", "port_range": "80", "source_addresses": ["0.0.0.0/0", "::/0"]},
-        {"protocol": "tcp", "port_range": "443", "source_addresses": ["0.0.0.0/0", "::/0"]},
+        {"protocol": "tcp", "port_range": "80", "source_addresses": anywhere},
+        {"protocol": "tcp", "port_range": "443", "source_addresses": anywhere},
+        {"protocol": "udp", "port_range": "51820", "source_addresses": anywhere},
     ]
     # The shipped cluster lists no admin networks, so SSH is closed.
     assert not any(r["port_range"] == "22" for r in firewall["inbound_rule"])

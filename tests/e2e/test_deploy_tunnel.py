@@ -1,0 +1,169 @@
+"""The deploy tunnel on real WireGuard: the manager's and the peers' wg-quick configurations
+as stacks/node_bootstrap.py writes them, brought up by wg-quick in network namespaces of
+their own on this machine (the kernel here has no WireGuard module, so wg-quick runs the
+userspace wireguard-go, as it says). A listed peer reaches a TCP port on the manager's tunnel
+address; a key the manager does not list gets no handshake and no connection.
+
+Namespaces stand in for the manager and the peers' machines; the veth pair between them for
+the Internet. No packet leaves this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stacks.config import DeployTunnelConfig, TunnelPeer
+from stacks.node_bootstrap import manager_tunnel_conf, peer_tunnel_conf
+
+TOOLS = ("wg", "wg-quick", "wireguard-go", "ip")
+PORT = 2222  # a stand-in for SSH on the manager's tunnel address
+
+
+def sh(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def in_ns(ns: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return sh("ip", "netns", "exec", ns, *args, **kwargs)
+
+
+def keypair(directory: Path, name: str) -> tuple[Path, str]:
+    private = directory / f"{name}.key"
+    private.write_text(sh("wg", "genkey").stdout)
+    private.chmod(0o600)
+    public = subprocess.run(
+        ["wg", "pubkey"], input=private.read_text(), capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return private, public
+
+
+CONNECT = """
+import socket, sys
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])) as s:
+        print(s.recv(16).decode())
+except OSError as error:
+    print(f"refused: {error}")
+"""
+SERVE = """
+import socket, sys
+server = socket.create_server((sys.argv[1], int(sys.argv[2])))
+while True:
+    connection, _ = server.accept()
+    connection.sendall(b"manager")
+    connection.close()
+"""
+
+
+@pytest.fixture(scope="module")
+def tunnel(tmp_path_factory):
+    missing = [tool for tool in TOOLS if not shutil.which(tool)]
+    assert not missing, f"make test installs {missing} (wireguard-tools, wireguard-go)"
+    work = tmp_path_factory.mktemp("tunnel")
+    os.chmod(work, 0o700)
+    tag = f"{os.getpid() % 10000}"
+    # Interface names are shared across namespaces by wireguard-go's control sockets.
+    names = {role: f"sp{role[0]}{tag}" for role in ("manager", "ci", "intruder")}
+    namespaces = {role: f"sprocket-{role}-{tag}" for role in names}
+    manager_key, manager_public = keypair(work, "manager")
+    ci_key, ci_public = keypair(work, "ci")
+    intruder_key, _ = keypair(work, "intruder")
+    config = DeployTunnelConfig(
+        manager_public_key=manager_public,
+        peers=(TunnelPeer(name="ci", public_key=ci_public, address="10.200.0.2"),),
+    )
+    # The intruder uses an address of the network, with a key the manager does not list.
+    stranger = TunnelPeer(name="intruder", public_key=ci_public, address="10.200.0.9")
+    underlay = {"manager": "10.99.0.1", "ci": "10.99.0.2", "intruder": "10.99.0.3"}
+    servers = []
+    try:
+        for ns in namespaces.values():
+            sh("ip", "netns", "add", ns)
+            in_ns(ns, "ip", "link", "set", "lo", "up")
+        # A bridge in the manager's namespace stands in for the Internet between them.
+        in_ns(namespaces["manager"], "ip", "link", "add", "br0", "type", "bridge")
+        in_ns(namespaces["manager"], "ip", "addr", "add", f"{underlay['manager']}/24", "dev", "br0")
+        in_ns(namespaces["manager"], "ip", "link", "set", "br0", "up")
+        for role in ("ci", "intruder"):
+            outer, inner = f"v{role[0]}{tag}a", f"v{role[0]}{tag}b"
+            sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
+            sh("ip", "link", "set", outer, "netns", namespaces["manager"])
+            sh("ip", "link", "set", inner, "netns", namespaces[role])
+            in_ns(namespaces["manager"], "ip", "link", "set", outer, "master", "br0", "up")
+            in_ns(namespaces[role], "ip", "addr", "add", f"{underlay[role]}/24", "dev", inner)
+            in_ns(namespaces[role], "ip", "link", "set", inner, "up")
+        files = {
+            "manager": manager_tunnel_conf(config, key_file=str(manager_key)),
+            "ci": peer_tunnel_conf(config, config.peers[0], underlay["manager"], str(ci_key)),
+            "intruder": peer_tunnel_conf(config, stranger, underlay["manager"], str(intruder_key)),
+        }
+        for role in ("manager", "ci", "intruder"):
+            conf = work / f"{names[role]}.conf"
+            conf.write_text(files[role])
+            conf.chmod(0o600)
+            up = in_ns(namespaces[role], "wg-quick", "up", str(conf), check=False)
+            assert up.returncode == 0, up.stderr
+        servers.append(
+            subprocess.Popen(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    namespaces["manager"],
+                    sys.executable,
+                    "-c",
+                    SERVE,
+                    str(config.manager_address),
+                    str(PORT),
+                ]
+            )
+        )
+        time.sleep(0.5)
+        yield config, namespaces, names, files
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(10)
+        for role, ns in namespaces.items():
+            conf = work / f"{names[role]}.conf"
+            if conf.exists():
+                in_ns(ns, "wg-quick", "down", str(conf), check=False)
+            sh("ip", "netns", "del", ns, check=False)
+
+
+def connect(ns: str, address: str, wait_s: float) -> str:
+    return in_ns(ns, sys.executable, "-c", CONNECT, address, str(PORT), str(wait_s)).stdout.strip()
+
+
+def test_a_listed_peer_reaches_the_manager_through_the_tunnel(tunnel):
+    config, namespaces, _, _ = tunnel
+    # The first handshake may wait for WireGuard's retry (5 s): allow for two.
+    deadline, answer = time.monotonic() + 15, ""
+    while time.monotonic() < deadline and answer != "manager":
+        answer = connect(namespaces["ci"], str(config.manager_address), 3)
+    assert answer == "manager"
+
+
+def test_a_key_the_manager_does_not_list_gets_no_handshake_and_no_connection(tunnel):
+    config, namespaces, names, _ = tunnel
+    answer = connect(namespaces["intruder"], str(config.manager_address), 8)
+    assert answer.startswith("refused"), answer
+    handshakes = in_ns(
+        namespaces["intruder"], "wg", "show", names["intruder"], "latest-handshakes"
+    ).stdout.split()
+    assert handshakes[-1] == "0"
+
+
+def test_only_the_managers_tunnel_address_is_routed_through_a_peer(tunnel):
+    config, namespaces, names, files = tunnel
+    # A deploy job's or an operator's other traffic stays on its own network.
+    allowed = in_ns(namespaces["ci"], "wg", "show", names["ci"], "allowed-ips").stdout.split()
+    assert allowed[1:] == [f"{config.manager_address}/32"]
+    assert "PrivateKey" not in files["manager"] and "PrivateKey" not in files["ci"]
