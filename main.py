@@ -25,12 +25,14 @@ def build(root: Path = ROOT, outdir: str | None = None):
     from cdktf import Annotations, App
 
     from stacks.capacity import capacity_problems, demands_of
+    from stacks.cluster import ClusterStack
     from stacks.layer_1 import Layer1Stack
     from stacks.layer_2 import Layer2Stack
     from stacks.platform import PlatformStack
 
     app = App(outdir=outdir) if outdir else App()
-    layer_1 = Layer1Stack(app, "layer_1", config)
+    cluster = ClusterStack(app, "cluster", config)
+    layer_1 = Layer1Stack(app, "layer_1", config, cluster.outputs)
     for warning in config.warnings():
         if outdir is None and "CDKTF_OUTDIR" in os.environ:
             # Run by the cdktf CLI, which logs everything its app writes to stderr as

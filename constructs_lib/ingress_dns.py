@@ -1,20 +1,19 @@
 """DNS for everything Traefik serves: the apex host and a wildcard beneath it.
 
-Reads the Swarm manager droplet (``digitalocean_droplet`` data source, by name) and
-points two A records in the DigitalOcean-managed zone at it: ``<hostname>`` and
+Points two A records in the DigitalOcean-managed zone at the Swarm manager's public
+address (the cluster stack's output): ``<hostname>`` and
 ``*.<hostname>``. One wildcard serves every route of every stack and environment
 (``api.<hostname>``, ``api.staging.<hostname>``, ...), so adding a route or an
 environment needs no DNS change (docs/decisions/dns.md).
 
     IngressDns(self, "dns", IngressDnsProps(
-        zone="example.com", hostname="sprocket.example.com", manager_droplet="manager-1"))
+        zone="example.com", hostname="sprocket.example.com", manager_ipv4=cluster.manager_ipv4))
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_digitalocean.data_digitalocean_droplet import DataDigitaloceanDroplet
 from cdktf_cdktf_provider_digitalocean.record import Record
 from constructs import Construct
 
@@ -28,8 +27,8 @@ class IngressDnsProps:
     zone: str
     # Host every route is served under; must be inside zone.
     hostname: str
-    # Name of the droplet whose public address serves ports 80 and 443.
-    manager_droplet: str
+    # Public IPv4 address (an expression) of the node serving ports 80 and 443.
+    manager_ipv4: str
     # Default: 5 minutes, so a rebuilt node is reachable again quickly.
     ttl_s: int = 300
 
@@ -52,8 +51,7 @@ class IngressDnsProps:
 class IngressDns(Construct):
     def __init__(self, scope: Construct, id: str, props: IngressDnsProps) -> None:
         super().__init__(scope, id)
-        self.manager = DataDigitaloceanDroplet(self, "Manager", name=props.manager_droplet)
-        self.ipv4 = self.manager.ipv4_address
+        self.ipv4 = props.manager_ipv4
         apex = props.record_name
         wildcard = "*" if apex == "@" else f"*.{apex}"
         self.records = [

@@ -65,10 +65,12 @@ class View:
     title: str
     caption: str
     lines: list[str] = field(default_factory=list)
+    # Mermaid's direction: left to right, or top to bottom for a wide view.
+    direction: str = "LR"
 
     def source(self) -> str:
         # Mermaid drops "<env>" as an unknown HTML tag; its entity codes keep it.
-        text = "\n".join(["flowchart LR", *self.lines]) + "\n"
+        text = "\n".join([f"flowchart {self.direction}", *self.lines]) + "\n"
         return text.replace("<env>", "#lt;env#gt;")
 
 
@@ -220,7 +222,8 @@ def context_view(stacks: dict[str, dict], drawn: list[Service]) -> View:
     droplets = sorted(
         body["name"]
         for stack in stacks.values()
-        for body in stack.get("data", {}).get("digitalocean_droplet", {}).values()
+        for kind in ("resource", "data")
+        for body in stack.get(kind, {}).get("digitalocean_droplet", {}).values()
     )
     if records:
         names = "<br/>".join(f"{name}.{domain}" for name, domain in sorted(records))
@@ -269,6 +272,17 @@ def context_view(stacks: dict[str, dict], drawn: list[Service]) -> View:
             edges.append(f'  traefik -->|"{count}"| {node_id("stack", stack)}')
     lines.append("  end")
     edges.append("  firewall --> traefik")
+    # Stacks that run no service (the cluster stack): a box with what they own.
+    for name in sorted(stacks):
+        if name.startswith(PLATFORM) or _resources(stacks[name], "docker_service"):
+            continue
+        owned = sorted(
+            f"{len(items)} {kind.removeprefix('digitalocean_').replace('_', ' ')}"
+            for kind, items in stacks[name].get("resource", {}).items()
+        )
+        lines.append(f'  {node_id("stack", name)}["<b>{name}</b><br/>{_names(owned)}"]')
+        if _resources(stacks[name], "digitalocean_database_cluster"):
+            edges.append(f'  {node_id("stack", name)} -->|"owns"| postgres')
     for name in sorted(stacks):
         drawn_as = "platform" if name.startswith(PLATFORM) else name
         for read in set(REMOTE.findall(json.dumps(stacks[name].get("data", {})))):
@@ -321,7 +335,11 @@ def views(stacks: dict[str, dict]) -> list[View]:
     drawn, ingress = services(stacks)
     envs = environments(stacks)
     result = [context_view(stacks, drawn)]
-    for stack in sorted(name for name in stacks if not name.startswith(PLATFORM)):
+    for stack in sorted(
+        name
+        for name in stacks
+        if not name.startswith(PLATFORM) and _resources(stacks[name], "docker_service")
+    ):
         result.append(
             layer_view(
                 stack,
@@ -411,7 +429,7 @@ def render(stacks: dict[str, dict], into: Path) -> list[Path]:
                         "-p",
                         str(config),
                         "-w",
-                        "2400",
+                        "3200",
                         "-b",
                         "white",
                     ],

@@ -37,6 +37,7 @@ class SprocketStack(TerraformStack):
         *,
         random: bool = False,
         registry: RegistryConfig | None = None,
+        docker: bool = True,
     ) -> None:
         super().__init__(scope, id)
         use_spaces_backend(self, cluster.state_backend(id))
@@ -54,7 +55,8 @@ class SprocketStack(TerraformStack):
                 server_address=registry.address, username=registry.username, password=password
             )
             use_docker(self, registry=(registry.address, registry.username, password))
-        else:
+        elif docker:
+            # Not for the cluster stack: the Swarm it creates is not there to connect to yet.
             use_docker(self)
         use_digitalocean(self)
         if random:

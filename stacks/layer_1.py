@@ -51,6 +51,7 @@ from constructs_lib.vault_config import (
     render_vault_config,
 )
 from stacks.base import SprocketStack
+from stacks.cluster import ClusterOutputs
 from stacks.config import InfraConfig
 from stacks.contracts import Layer1Outputs
 
@@ -67,7 +68,9 @@ UNSEALED_PLACEHOLDER = "# unset: Vault waits sealed for an operator (docs/vault.
 
 
 class Layer1Stack(SprocketStack):
-    def __init__(self, scope: Construct, id: str, config: InfraConfig) -> None:
+    def __init__(
+        self, scope: Construct, id: str, config: InfraConfig, cluster_outputs: ClusterOutputs
+    ) -> None:
         super().__init__(scope, id, config.cluster)
         cluster, images = config.cluster, stack_images(self, config.images)
 
@@ -307,7 +310,7 @@ class Layer1Stack(SprocketStack):
             IngressDnsProps(
                 zone=cluster.dns_zone,
                 hostname=cluster.hostname,
-                manager_droplet=cluster.swarm.manager_droplet,
+                manager_ipv4=cluster_outputs.manager_ipv4,
             ),
         )
 

@@ -34,6 +34,11 @@ DOCKER_DAEMON = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max
 PRIVATE_ADDRESS = (
     '"$(curl -fsS http://169.254.169.254/metadata/v1/interfaces/private/0/ipv4/address)"'
 )
+# Where DigitalOcean attaches a volume to a Droplet (its "Mount" instructions:
+# https://docs.digitalocean.com/products/volumes/how-to/mount/).
+VOLUME_DEVICE = "/dev/disk/by-id/scsi-0DO_Volume_{name}"
+# SSH by key only: without swarm.ssh_keys DigitalOcean sets a root password and mails it.
+LOGIN = {"ssh_pwauth": False}
 # Peers send a keepalive so a runner behind NAT keeps its mapping while a deploy is idle.
 KEEPALIVE_S = 25
 
@@ -96,6 +101,20 @@ def _cloud_config(document: dict, comment: str) -> str:
     return "#cloud-config\n" + header + body
 
 
+def _mount_volume(device: str | None) -> list[str]:
+    """Commands mounting the node's block-storage volume where Docker keeps its volumes, before
+    Docker starts using them; it is attached after the node exists, so they wait for it."""
+    if device is None:
+        return []
+    return [
+        f"for i in $(seq 120); do [ -e {device} ] && break; sleep 5; done",
+        "mkdir -p /var/lib/docker/volumes",
+        f"grep -q '{device}' /etc/fstab || "
+        f"echo '{device} /var/lib/docker/volumes ext4 defaults,nofail,discard 0 2' >> /etc/fstab",
+        "mount /var/lib/docker/volumes",
+    ]
+
+
 def _docker_files() -> list[dict]:
     return [
         {
@@ -106,11 +125,12 @@ def _docker_files() -> list[dict]:
     ]
 
 
-def manager_cloud_init(cluster: ClusterConfig) -> str:
+def manager_cloud_init(cluster: ClusterConfig, volume_device: str | None = None) -> str:
     swarm, tunnel = cluster.swarm, cluster.deploy_tunnel
     (manager,) = (node for node in swarm.nodes if node.name == swarm.manager_droplet)
     labels = " ".join(f"--label-add {k}={v}" for k, v in sorted(node_labels(manager).items()))
     document = {
+        **LOGIN,
         "package_update": True,
         "package_upgrade": True,
         "packages": ["docker.io", "wireguard-tools", "unattended-upgrades"],
@@ -128,6 +148,7 @@ def manager_cloud_init(cluster: ClusterConfig) -> str:
             f"[ -s {KEY_FILE} ] || (umask 077 && wg genkey > {KEY_FILE})",
             f"wg pubkey < {KEY_FILE} > /etc/wireguard/{TUNNEL_INTERFACE}.pub",
             f"systemctl enable --now wg-quick@{TUNNEL_INTERFACE}",
+            *_mount_volume(volume_device),
             "systemctl enable docker",
             # daemon.json is read at start: restart so the log rotation applies.
             "systemctl restart docker",
@@ -142,13 +163,15 @@ def manager_cloud_init(cluster: ClusterConfig) -> str:
     )
 
 
-def worker_cloud_init() -> str:
+def worker_cloud_init(volume_device: str | None = None) -> str:
     document = {
+        **LOGIN,
         "package_update": True,
         "package_upgrade": True,
         "packages": ["docker.io", "unattended-upgrades"],
         "write_files": _docker_files(),
         "runcmd": [
+            *_mount_volume(volume_device),
             "systemctl enable docker",
             "systemctl restart docker",
             'docker swarm join --token "${SWARM_JOIN_TOKEN}" "${MANAGER_ADDR}:2377"',
@@ -164,10 +187,18 @@ def worker_cloud_init() -> str:
     )
 
 
+def volume_device(cluster: ClusterConfig, node_name: str) -> str | None:
+    """The volume's device on ``node_name`` if it is the node holding the volumes."""
+    holds = any(n.volumes and n.name == node_name for n in cluster.swarm.nodes)
+    return VOLUME_DEVICE.format(name=cluster.volume.name) if holds else None
+
+
 def bootstrap_files(cluster: ClusterConfig, endpoint: str = "<manager public IPv4>") -> dict:
-    """Every file `make synth` writes to cdktf.out/bootstrap/, by relative path."""
+    """Every file `make synth` writes to cdktf.out/bootstrap/, by relative path; the cluster
+    stack creates its nodes from the same cloud-init."""
+    manager = cluster.swarm.manager_droplet
     files = {
-        f"{cluster.swarm.manager_droplet}.cloud-init.yaml": manager_cloud_init(cluster),
+        f"{manager}.cloud-init.yaml": manager_cloud_init(cluster, volume_device(cluster, manager)),
         "worker.cloud-init.yaml": worker_cloud_init(),
         f"{cluster.swarm.manager_droplet}.{TUNNEL_INTERFACE}.conf": manager_tunnel_conf(
             cluster.deploy_tunnel

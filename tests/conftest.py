@@ -26,7 +26,7 @@ CONFIG = load_config(ROOT)
 ENVIRONMENTS = tuple(sorted(CONFIG.environments))
 # Every stack main.py builds, in deploy order: the layers, then one platform stack per environment.
 PLATFORM_STACKS = tuple(f"platform-{env}" for env in ENVIRONMENTS)
-STACK_NAMES = ("layer_1", "layer_2", *PLATFORM_STACKS)
+STACK_NAMES = ("cluster", "layer_1", "layer_2", *PLATFORM_STACKS)
 # The environments that run the legacy platform (config/environments/<env>.yaml: legacy).
 LEGACY_ENVIRONMENTS = tuple(env for env in ENVIRONMENTS if CONFIG.environments[env].legacy)
 

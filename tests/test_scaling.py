@@ -53,13 +53,31 @@ def add_worker(config: Path) -> None:
     path.write_text(yaml.safe_dump(data))
 
 
-def test_a_worker_changes_nothing_the_stacks_deploy(tmp_path, synth_dir):
-    # GIVEN one more worker node in config/cluster.yaml
-    diffs = synth_diff.diff_dirs(synth_dir, synth_with(tmp_path, add_worker))
-    # THEN no stack changes: the stateful services stay pinned to the node with the volumes
-    # (a label, not a node count), and nothing else is placed by name
+def test_a_worker_is_one_droplet_and_changes_nothing_the_stacks_deploy(tmp_path, synth_dir):
+    # GIVEN one more worker node in config/cluster.yaml (one entry)
+    out = synth_with(tmp_path, add_worker)
+    diffs = synth_diff.diff_dirs(synth_dir, out)
+    # THEN the cluster stack adds that node's droplet and changes nothing else
+    cluster = diffs.pop("cluster")
+    assert cluster.added == [f"digitalocean_droplet.node_{WORKER['name'].replace('-', '_')}"]
+    assert not cluster.removed and not cluster.changed
+    # AND no other stack changes: the stateful services stay pinned to the node with the
+    # volumes (a label, not a node count), and nothing else is placed by name
     assert {name: d for name, d in diffs.items() if not d.empty} == {}
-    assert set(diffs) == set(STACK_NAMES)
+    assert set(diffs) | {"cluster"} == set(STACK_NAMES)
+    # AND the worker joins the manager's private address with the token an operator supplies
+    import json
+
+    cluster_json = json.loads((out / "stacks" / "cluster" / "cdk.tf.json").read_text())
+    droplet = cluster_json["resource"]["digitalocean_droplet"][
+        f"node_{WORKER['name'].replace('-', '_')}"
+    ]
+    assert '--token "${var.swarm_join_token}"' in droplet["user_data"]
+    assert (
+        "${digitalocean_droplet.node_sprocket_manager_1.ipv4_address_private}:2377"
+        in (droplet["user_data"])
+    )
+    assert cluster_json["variable"]["swarm_join_token"]["sensitive"] is True
 
 
 def unused_environment_name() -> str:

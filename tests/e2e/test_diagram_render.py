@@ -11,8 +11,8 @@ import pytest
 
 from scripts import diagram
 
-# A view a person takes in at a glance fits a large screen at Mermaid's own scale.
-MAX_WIDTH, MAX_HEIGHT = 2400, 1400
+# A view a person takes in at a glance fits a large (4K) screen at Mermaid's own scale.
+MAX_WIDTH, MAX_HEIGHT = 2800, 1400
 
 
 def png_size(path) -> tuple[int, int]:

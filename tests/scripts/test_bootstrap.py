@@ -117,3 +117,8 @@ def test_peer_files_are_written_once_the_managers_key_is_known():
         update={"deploy_tunnel": DeployTunnelConfig(peers=peers, manager_public_key=KEY)}
     )
     assert "tunnel-ci.conf" in bootstrap_files(known)
+
+
+def test_no_node_accepts_password_logins():
+    for name in (MANAGER, "worker.cloud-init.yaml"):
+        assert cloud_config(name)["ssh_pwauth"] is False

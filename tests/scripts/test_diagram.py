@@ -46,7 +46,9 @@ def test_every_edge_and_node_of_every_view_is_parsed(stacks):
             if not line.strip().startswith(("subgraph", "end"))
         ]
         assert len(nodes) + len(edges) == len(body), view.title
-        assert {a for a, *_ in edges} | {b for *_, b in edges} <= set(nodes), view.title
+        subgraphs = set(re.findall(r"^\s*subgraph (\w+)", view.source(), re.M))
+        ends = {a for a, *_ in edges} | {b for *_, b in edges}
+        assert ends <= set(nodes) | subgraphs, view.title
 
 
 def test_public_traffic_enters_through_traefik_only(stacks):
@@ -76,6 +78,8 @@ def test_each_environment_s_routes_are_drawn_on_its_service(stacks):
 def test_every_service_of_every_stack_is_in_exactly_one_box(stacks):
     views = by_title(stacks)
     for name, stack in stacks.items():
+        if not stack["resource"].get("docker_service"):
+            continue  # the cluster stack runs no service: it is a box of the context
         env = name.removeprefix("platform-") if name in PLATFORM_STACKS else None
         view = views["platform-<env>" if env else name]
         labels = [label for nid, label in parse(view)[0].items() if not nid.startswith("net_")]
@@ -111,10 +115,14 @@ def test_the_context_shows_what_outside_the_swarm_the_stacks_use(stacks):
     else:
         assert f"{counts.popitem()[1]} services" in nodes["stack_platform"]
     edge_set = {(a, b) for a, _, _, b in edges}
+    # The cluster stack owns the database (and the droplets: its box says so)
+    assert ("stack_cluster", "postgres") in edge_set
+    assert "1 droplet" in nodes["stack_cluster"]
     assert {("stack_platform", "postgres"), ("stack_layer_2", "postgres")} <= edge_set
     assert {("stack_platform", "spaces"), ("stack_layer_1", "spaces")} <= edge_set
     reads = {(a, b) for a, kind, _, b in edges if kind == "-.->"}
     assert reads == {
+        ("stack_layer_1", "stack_cluster"),
         ("stack_layer_2", "stack_layer_1"),
         ("stack_platform", "stack_layer_1"),
         ("stack_platform", "stack_layer_2"),

@@ -142,7 +142,7 @@ def test_unknown_key_lists_allowed_keys_and_does_not_echo_the_value(config_root)
     edit(config_root, "cluster.yaml", lambda d: d["postgres"].update(password="s3cret-value"))
     (problem,) = problems(config_root)
     assert problem.startswith("config/cluster.yaml: postgres.password: unknown key")
-    assert "allowed keys: cluster_name, host, port" in problem
+    assert "allowed keys: cluster_name, host, node_count, port, size, version" in problem
     assert "s3cret-value" not in problem
 
 

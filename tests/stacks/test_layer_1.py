@@ -258,15 +258,22 @@ def test_ssh_is_open_only_to_admin_networks(synth_stack):
     assert ssh["source_addresses"] == ["2001:db8::/32", "203.0.113.0/24"]
 
 
-def test_apex_and_wildcard_records_point_at_the_manager(layer_1):
+def test_apex_and_wildcard_records_point_at_the_manager(layer_1, stacks):
     records = sorted(
         (r["name"], r["type"], r["value"])
         for r in resources(layer_1, "digitalocean_record").values()
     )
-    (droplet_id,) = layer_1["data"]["digitalocean_droplet"]
-    address = f"${{data.digitalocean_droplet.{droplet_id}.ipv4_address}}"
+    # The manager's address is the cluster stack's, read from its state
+    (droplet_id,) = resources(stacks["cluster"], "digitalocean_droplet")
+    output = f"cross-stack-output-digitalocean_droplet{droplet_id}ipv4_address"
+    assert output in stacks["cluster"]["output"]
+    address = (
+        f"${{data.terraform_remote_state.cross-stack-reference-input-cluster.outputs.{output}}}"
+    )
     assert records == [("*.sprocket", "A", address), ("sprocket", "A", address)]
-    assert layer_1["data"]["digitalocean_droplet"][droplet_id]["name"] == "sprocket-manager-1"
+    assert resources(stacks["cluster"], "digitalocean_droplet")[droplet_id]["name"] == (
+        "sprocket-manager-1"
+    )
 
 
 def test_state_lives_in_spaces_with_locking_and_no_credentials(layer_1):
