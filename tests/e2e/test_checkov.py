@@ -81,3 +81,19 @@ def test_the_project_checks_catch_a_broken_service(tmp_path, stacks):
     # THEN checkov reports exactly those two
     failed = scan("-f", str(tmp_path / "cdk.tf.json"))["results"]["failed_checks"]
     assert {c["check_id"] for c in failed} == {"CKV_SPROCKET_1", "CKV_SPROCKET_3"}
+
+
+def test_the_project_checks_catch_a_node_outside_the_vpc_and_an_unprotected_volume(
+    tmp_path, stacks
+):
+    # GIVEN the cluster stack with its droplet moved off the VPC and its volume unprotected
+    document = without_required_version(stacks["cluster"])
+    del next(iter(document["resource"]["digitalocean_droplet"].values()))["vpc_uuid"]
+    del document["resource"]["digitalocean_volume"]["volume"]["lifecycle"]["prevent_destroy"]
+    (tmp_path / "cdk.tf.json").write_text(json.dumps(document))
+    # THEN checkov reports exactly those two
+    failed = scan("-f", str(tmp_path / "cdk.tf.json"))["results"]["failed_checks"]
+    assert {(c["check_id"], c["resource"].split(".")[1]) for c in failed} == {
+        ("CKV_SPROCKET_4", "digitalocean_droplet"),
+        ("CKV_SPROCKET_5", "digitalocean_volume"),
+    }

@@ -43,8 +43,9 @@ def _walk(value, path=()):
         yield path, value
 
 
-@pytest.mark.parametrize("stack", STACK_NAMES)
+@pytest.mark.parametrize("stack", [name for name in STACK_NAMES if name != "cluster"])
 def test_durations_and_ratios_are_written_as_the_provider_reads_them_back(stacks, stack):
+    # Every stack but the cluster stack, which runs no service.
     checked, wrong = 0, []
     for rid, service in resources(stacks[stack], "docker_service").items():
         for path, value in _walk(service):
