@@ -93,7 +93,7 @@ def test_the_project_checks_catch_a_node_outside_the_vpc_and_an_unprotected_volu
     (tmp_path / "cdk.tf.json").write_text(json.dumps(document))
     # THEN checkov reports exactly those two
     failed = scan("-f", str(tmp_path / "cdk.tf.json"))["results"]["failed_checks"]
-    assert {(c["check_id"], c["resource"].split(".")[1]) for c in failed} == {
-        ("CKV_SPROCKET_4", "digitalocean_droplet"),
-        ("CKV_SPROCKET_5", "digitalocean_volume"),
+    assert {(c["check_id"], c["resource"].split(".")[-1]) for c in failed} == {
+        ("CKV_SPROCKET_4", "node_sprocket_manager_1"),
+        ("CKV_SPROCKET_5", "volume"),
     }
