@@ -11,10 +11,8 @@
 - The DNS zone (``dns_zone``); layer_1 owns its records.
 
 The running production's nodes, volume, database and zone are imported, not recreated (the
-README's "Importing the running production"). Nothing here is replaced by a later change to
-the configuration the node was made from: cloud-init runs once, so ``user_data``, ``image``
-and ``ssh_keys`` are ignored after creation (the provider would otherwise replace the node:
-each is ForceNew and none is read back, resource_droplet.go:55,213,223 at v2.71.0).
+README's "Importing the running production"); each construct says what it ignores after
+creation so that an import, or a later change to a node's cloud-init, replaces nothing.
 
 - Outputs (``ClusterOutputs``): the manager's public and private IPv4 addresses, the VPC's
   id; named outputs also for the database's host and port.
@@ -24,26 +22,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformResourceLifecycle, TerraformVariable, Token
-from cdktf_cdktf_provider_digitalocean.database_cluster import DatabaseCluster
-from cdktf_cdktf_provider_digitalocean.database_firewall import (
-    DatabaseFirewall,
-    DatabaseFirewallRule,
-)
-from cdktf_cdktf_provider_digitalocean.domain import Domain
-from cdktf_cdktf_provider_digitalocean.droplet import Droplet
-from cdktf_cdktf_provider_digitalocean.volume import Volume
-from cdktf_cdktf_provider_digitalocean.volume_attachment import VolumeAttachment
-from cdktf_cdktf_provider_digitalocean.vpc import Vpc
+from cdktf import TerraformVariable
 from constructs import Construct
 
+from constructs_lib.dns_zone import DnsZone, DnsZoneProps
+from constructs_lib.node_volume import NodeVolume, NodeVolumeProps
+from constructs_lib.postgres_cluster import PostgresCluster, PostgresClusterProps
+from constructs_lib.private_network import PrivateNetwork, PrivateNetworkProps
 from constructs_lib.stack_output import export
+from constructs_lib.swarm_node import SwarmNode, SwarmNodeProps
 from stacks.base import SprocketStack
 from stacks.config import InfraConfig
 from stacks.node_bootstrap import manager_cloud_init, volume_device, worker_cloud_init
-
-# Attributes of a Droplet that only matter when it is created (see the module docstring).
-CREATION_ONLY = ["user_data", "image", "ssh_keys"]
 
 
 @dataclass(frozen=True)
@@ -55,13 +45,22 @@ class ClusterOutputs:
     vpc_id: str
 
 
+def node_id(name: str) -> str:
+    """The node's Terraform address name: ``digitalocean_droplet.node_<name>``."""
+    return "node_" + name.replace("-", "_").replace(".", "_")
+
+
 class ClusterStack(SprocketStack):
     def __init__(self, scope: Construct, id: str, config: InfraConfig) -> None:
         super().__init__(scope, id, config.cluster, docker=False)
         cluster = config.cluster
         swarm = cluster.swarm
-        vpc = Vpc(
-            self, "vpc", name=cluster.vpc.name, region=cluster.region, ip_range=cluster.vpc.ip_range
+        vpc = PrivateNetwork(
+            self,
+            "vpc",
+            PrivateNetworkProps(
+                name=cluster.vpc.name, region=cluster.region, ip_range=cluster.vpc.ip_range
+            ),
         )
         holder = next(node for node in swarm.nodes if node.volumes)
         manager_name = swarm.manager_droplet
@@ -74,96 +73,68 @@ class ClusterStack(SprocketStack):
                 sensitive=True,
                 nullable=False,
                 description="Worker join token: docker swarm join-token -q worker, on the manager",
-            )
-        droplets: dict[str, Droplet] = {}
+            ).string_value
+        nodes: dict[str, SwarmNode] = {}
         # The manager first: a worker's cloud-init needs its private address.
         for node in sorted(swarm.nodes, key=lambda n: n.name != manager_name):
+            device = volume_device(cluster, node.name)
             if node.name == manager_name:
-                user_data = manager_cloud_init(cluster, volume_device(cluster, node.name))
+                user_data = manager_cloud_init(cluster, device)
             else:
-                manager = droplets[manager_name]
                 user_data = (
-                    worker_cloud_init(volume_device(cluster, node.name))
-                    .replace("${SWARM_JOIN_TOKEN}", join_token.string_value)
-                    .replace("${MANAGER_ADDR}", manager.ipv4_address_private)
+                    worker_cloud_init(device)
+                    .replace("${SWARM_JOIN_TOKEN}", join_token)
+                    .replace("${MANAGER_ADDR}", nodes[manager_name].private_ipv4)
                 )
-            droplets[node.name] = Droplet(
+            nodes[node.name] = SwarmNode(
                 self,
-                f"node_{node.name.replace('-', '_').replace('.', '_')}",
-                name=node.name,
-                size=node.size,
-                region=cluster.region,
-                image=swarm.image,
-                vpc_uuid=vpc.id,
-                tags=[swarm.node_tag],
-                ssh_keys=list(swarm.ssh_keys) or None,
-                user_data=user_data,
-                lifecycle=TerraformResourceLifecycle(
-                    ignore_changes=CREATION_ONLY,
+                node_id(node.name),
+                SwarmNodeProps(
+                    name=node.name,
+                    size=node.size,
+                    region=cluster.region,
+                    image=swarm.image,
+                    vpc_id=vpc.id,
+                    tag=swarm.node_tag,
+                    ssh_keys=swarm.ssh_keys,
+                    user_data=user_data,
                     # Losing the volume node or the manager loses the cluster's data or its
-                    # control plane: destroying either is a deliberate, two-step change.
-                    prevent_destroy=node.role == "manager" or node is holder,
+                    # control plane.
+                    protect=node.role == "manager" or node is holder,
                 ),
             )
-        volume = Volume(
+        NodeVolume(
             self,
             "volume",
-            name=cluster.volume.name,
-            region=cluster.region,
-            size=cluster.volume.size_gib,
-            description="Docker volumes of the node that holds the volumes",
-            # Formatted once, on creation; neither is read back, so both are ignored after
-            # (resource_volume.go:73,83,214-232 at v2.71.0), or an imported volume is replaced.
-            initial_filesystem_type="ext4",
-            initial_filesystem_label="docker-volumes",
-            lifecycle=TerraformResourceLifecycle(
-                prevent_destroy=True,
-                ignore_changes=["initial_filesystem_type", "initial_filesystem_label"],
+            NodeVolumeProps(
+                name=cluster.volume.name,
+                region=cluster.region,
+                size_gib=cluster.volume.size_gib,
+                droplet_id=nodes[holder.name].id,
             ),
         )
-        VolumeAttachment(
-            self,
-            "volume_attachment",
-            droplet_id=Token.as_number(droplets[holder.name].id),
-            volume_id=volume.id,
-        )
-        database = DatabaseCluster(
+        postgres = cluster.postgres
+        database = PostgresCluster(
             self,
             "postgres",
-            name=cluster.postgres.cluster_name,
-            engine="pg",
-            version=cluster.postgres.version,
-            size=cluster.postgres.size,
-            region=cluster.region,
-            node_count=cluster.postgres.node_count,
-            private_network_uuid=vpc.id,
-            lifecycle=TerraformResourceLifecycle(
-                prevent_destroy=True,
-                # ForceNew (resource_database_cluster.go:148 at v2.71.0): the running cluster
-                # keeps the network it has rather than being replaced.
-                ignore_changes=["private_network_uuid"],
+            PostgresClusterProps(
+                name=postgres.cluster_name,
+                version=postgres.version,
+                size=postgres.size,
+                region=cluster.region,
+                node_count=postgres.node_count,
+                vpc_id=vpc.id,
+                node_tag=swarm.node_tag,
             ),
         )
-        # The database answers the Swarm's nodes only (the firewall owns every rule).
-        DatabaseFirewall(
-            self,
-            "postgres_firewall",
-            cluster_id=database.id,
-            rule=[DatabaseFirewallRule(type="tag", value=swarm.node_tag)],
-        )
-        Domain(
-            self,
-            "zone",
-            name=cluster.dns_zone,
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
-        )
-        manager = droplets[manager_name]
-        export(self, "ManagerIpv4", manager.ipv4_address, "The manager's public IPv4 address")
+        DnsZone(self, "zone", DnsZoneProps(name=cluster.dns_zone))
+        manager = nodes[manager_name]
+        export(self, "ManagerIpv4", manager.public_ipv4, "The manager's public IPv4 address")
         export(self, "PostgresHost", database.host, "Managed PostgreSQL host (postgres.host)")
-        export(self, "PostgresPort", Token.as_string(database.port), "Managed PostgreSQL port")
-        self.droplets = droplets
+        export(self, "PostgresPort", database.port, "Managed PostgreSQL port")
+        self.nodes = nodes
         self.outputs = ClusterOutputs(
-            manager_ipv4=manager.ipv4_address,
-            manager_private_ipv4=manager.ipv4_address_private,
+            manager_ipv4=manager.public_ipv4,
+            manager_private_ipv4=manager.private_ipv4,
             vpc_id=vpc.id,
         )

@@ -140,3 +140,15 @@ def test_every_public_host_has_an_uptime_check(stacks):
     }
     unprobed = {h: s for h, s in public_hosts(stacks).items() if h not in probed}
     assert unprobed == {CONFIG.cluster.host("gatus"): "gatus"}
+
+
+def test_provider_classes_are_used_only_in_constructs_lib():
+    # The stacks compose constructs; what a provider resource needs to be safe (lifecycle,
+    # read-back spellings, validation) lives once, in its construct.
+    offenders = [
+        str(path.relative_to(ROOT))
+        for top in ("stacks", "main.py")
+        for path in ([ROOT / top] if top.endswith(".py") else (ROOT / top).rglob("*.py"))
+        if re.search(r"^\s*(from|import) cdktf_cdktf_provider_", path.read_text(), re.M)
+    ]
+    assert offenders == []
