@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -166,3 +167,43 @@ def test_every_job_has_a_timeout_and_its_own_permissions():
         for name, job in yaml.safe_load(path.read_text())["jobs"].items():
             assert job.get("timeout-minutes"), f"{path.name} job {name}: no timeout-minutes"
             assert "permissions" in job, f"{path.name} job {name}: no permissions of its own"
+
+
+def test_deploys_run_in_order_one_at_a_time_after_approval_and_drift_is_reported_weekly():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key "on" as true
+    assert triggers["push"] == {"branches": ["main"]} and triggers["schedule"]
+    # one deploy at a time, never cancelled half-way
+    assert workflow["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
+    (job,) = workflow["jobs"].values()
+    # the "production" environment's required reviewers approve before any step runs
+    assert job["environment"] == "production"
+    steps = job["steps"]
+    names = [step.get("name", step.get("uses", step.get("run"))) for step in steps]
+    deploy = next(s for s in steps if s.get("name") == "Deploy every stack in order")
+    drift = next(s for s in steps if s.get("name", "").startswith("Report drift"))
+    assert deploy["if"] == "github.event_name != 'schedule'"
+    assert drift["if"] == "github.event_name == 'schedule'"
+    first = deploy["run"].splitlines()[0]
+    assert first == "npm run cdktf -- deploy cluster layer_1 layer_2 --auto-approve"
+    assert "token/create/platform-${env_name}" in deploy["run"]
+    # the tunnel is up before anything talks to the manager, and SSH goes through it
+    tunnel = names.index("The deploy tunnel to the manager")
+    assert tunnel < names.index("Deploy every stack in order")
+    assert deploy["env"]["DOCKER_HOST"] == "ssh://root@10.200.0.1"
+    assert "scripts/tunnel_config.py deploy" in steps[tunnel]["run"]
+    # secrets only in the steps that use them, none before the synthesis
+    synth = names.index("make synth cli")
+    assert not any("secrets." in json.dumps(step) for step in steps[: synth + 1])
+
+
+def test_the_plan_review_reaches_the_manager_through_the_tunnel_with_mains_configuration():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "plan-review.yml").read_text())
+    steps = workflow["jobs"]["review"]["steps"]
+    tunnel = next(s for s in steps if s.get("name", "").startswith("The deploy tunnel"))
+    guard = next(i for i, s in enumerate(steps) if s.get("name", "").startswith("Refuse"))
+    # after the guard, from main's scripts and configuration, never the pull request's files
+    assert steps.index(tunnel) > guard
+    assert "scripts/tunnel_config.py plan" in tunnel["run"] and "review/" not in tunnel["run"]
+    plan = next(s for s in steps if s.get("name") == "Plan every stack")
+    assert plan["env"]["DOCKER_HOST"] == "ssh://root@10.200.0.1"
