@@ -1,6 +1,7 @@
 """The ``cluster`` stack, deployed before layer_1: what the Swarm runs on.
 
-- The VPC every node and the database join (config/cluster.yaml ``vpc``).
+- The VPC every node and the database join (config/cluster.yaml ``vpc``), and the firewall
+  in front of every node (80, 443 and the deploy tunnel's port; SSH for break-glass only).
 - One Droplet per ``swarm.nodes`` entry, tagged ``swarm.node_tag`` (the firewall applies by
   tag), created from the cloud-init of stacks/node_bootstrap.py: the manager with Docker, the
   deploy tunnel and the Swarm; a worker joining it with the token in the sensitive variable
@@ -26,6 +27,7 @@ from cdktf import TerraformVariable
 from constructs import Construct
 
 from constructs_lib.dns_zone import DnsZone, DnsZoneProps
+from constructs_lib.droplet_firewall import DropletFirewall, DropletFirewallProps
 from constructs_lib.node_volume import NodeVolume, NodeVolumeProps
 from constructs_lib.postgres_cluster import PostgresCluster, PostgresClusterProps
 from constructs_lib.private_network import PrivateNetwork, PrivateNetworkProps
@@ -60,6 +62,18 @@ class ClusterStack(SprocketStack):
             "vpc",
             PrivateNetworkProps(
                 name=cluster.vpc.name, region=cluster.region, ip_range=cluster.vpc.ip_range
+            ),
+        )
+        # The node firewall exists with the nodes, before anything else is deployed: the deploy
+        # tunnel's port open, SSH for break-glass only (docs/decisions/deploy-path.md).
+        DropletFirewall(
+            self,
+            "firewall",
+            DropletFirewallProps(
+                name=swarm.node_tag,
+                droplet_tag=swarm.node_tag,
+                admin_ssh_cidrs=cluster.admin_ssh_cidrs,
+                tunnel_port=cluster.deploy_tunnel.port,
             ),
         )
         holder = next(node for node in swarm.nodes if node.volumes)

@@ -7,7 +7,7 @@ Contract
 - Creates: overlay networks ``traefik-ingress``, ``vault-ingress`` (Traefik and Vault only),
   ``vault-network``, ``socket-proxy``;
   the Docker socket proxy, Traefik v3, Vault and its unsealer; Vault's storage bucket
-  and a Spaces key limited to it; the node firewall; the apex and wildcard DNS records.
+  and a Spaces key limited to it; the apex and wildcard DNS records.
 - Outputs (``Layer1Outputs``): the ingress network and Vault's public address. Named
   Terraform outputs ``IngressNetwork`` and ``VaultAddress``.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 from constructs import Construct
 
 from constructs_lib.docker_socket_proxy import DockerSocketProxy, DockerSocketProxyProps
-from constructs_lib.droplet_firewall import DropletFirewall, DropletFirewallProps
 from constructs_lib.ingress_dns import IngressDns, IngressDnsProps
 from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
 from constructs_lib.registry_image import stack_images
@@ -294,16 +293,6 @@ class Layer1Stack(SprocketStack):
             ),
         )
 
-        DropletFirewall(
-            self,
-            "firewall",
-            DropletFirewallProps(
-                name=cluster.swarm.node_tag,
-                droplet_tag=cluster.swarm.node_tag,
-                admin_ssh_cidrs=cluster.admin_ssh_cidrs,
-                tunnel_port=cluster.deploy_tunnel.port,
-            ),
-        )
         IngressDns(
             self,
             "dns",

@@ -47,11 +47,11 @@ def break_credential_in_a_config_file(s):
 
 
 def break_public_database_port(s):
-    fw = first(resources(s["layer_1"], "digitalocean_firewall"))
+    fw = first(resources(s["cluster"], "digitalocean_firewall"))
     fw["inbound_rule"].append(
         {"protocol": "tcp", "port_range": "5432", "source_addresses": ["0.0.0.0/0"]}
     )
-    return s["layer_1"]
+    return s["cluster"]
 
 
 def break_published_port(s):
@@ -62,9 +62,9 @@ def break_published_port(s):
 
 
 def break_open_ssh(s):
-    fw = first(resources(s["layer_1"], "digitalocean_firewall"))
+    fw = first(resources(s["cluster"], "digitalocean_firewall"))
     fw["inbound_rule"].append({"protocol": "tcp", "port_range": "22", "source_addresses": ["::/0"]})
-    return s["layer_1"]
+    return s["cluster"]
 
 
 def break_socket_in_vault(s):

@@ -98,7 +98,7 @@ def test_the_context_shows_what_outside_the_swarm_the_stacks_use(stacks):
     layer_1 = stacks["layer_1"]["resource"]
     for record in layer_1["digitalocean_record"].values():
         assert f"{record['name']}.{record['domain']}" in nodes["dns"]
-    (firewall,) = layer_1["digitalocean_firewall"].values()
+    (firewall,) = stacks["cluster"]["resource"]["digitalocean_firewall"].values()
     assert nodes["firewall"].startswith(f"Firewall {firewall['name']}<br/>open: tcp 443, tcp 80")
     cluster = next(iter(stacks["layer_2"]["data"]["digitalocean_database_cluster"].values()))
     assert cluster["name"] in nodes["postgres"]

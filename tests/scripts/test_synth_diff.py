@@ -73,8 +73,8 @@ def test_command_compares_two_output_directories(tmp_path, synth_dir):
 def test_an_inserted_list_item_is_one_added_item_not_a_shifted_list(stacks):
     import copy
 
-    # GIVEN layer_1 with one more firewall rule, inserted before the others
-    old = stacks["layer_1"]
+    # GIVEN the cluster stack with one more firewall rule, inserted before the others
+    old = stacks["cluster"]
     new = copy.deepcopy(old)
     (firewall,) = new["resource"]["digitalocean_firewall"].values()
     rule = {"port_range": "22", "protocol": "tcp", "source_addresses": ["203.0.113.0/24"]}

@@ -221,8 +221,10 @@ def test_vault_bucket_is_private_versioned_and_kept(layer_1):
     ]
 
 
-def test_firewall_opens_80_443_and_the_deploy_tunnel_publicly_and_nothing_else(layer_1):
-    (firewall,) = resources(layer_1, "digitalocean_firewall").values()
+def test_firewall_opens_80_443_and_the_deploy_tunnel_publicly_and_nothing_else(stacks):
+    # In the cluster stack: it exists with the nodes, before anything runs on them
+    assert not resources(stacks["layer_1"], "digitalocean_firewall")
+    (firewall,) = resources(stacks["cluster"], "digitalocean_firewall").values()
     assert firewall["tags"] == ["sprocket-swarm"]
     public = [r for r in firewall["inbound_rule"] if "source_addresses" in r]
     anywhere = ["0.0.0.0/0", "::/0"]
