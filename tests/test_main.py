@@ -75,7 +75,7 @@ def test_synth_writes_every_stack_prints_a_summary_and_leaks_no_credential(proje
     result = run_synth(project, SENTINELS)
     # THEN synthesis succeeds and summarizes each stack on one line
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("cluster: 7 resources (")
+    assert result.stdout.startswith("cluster: 8 resources (")
     # AND none of the credentials reached any synthesized file
     for path in (project / "cdktf.out").rglob("*"):
         if path.is_file():
