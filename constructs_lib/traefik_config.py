@@ -24,6 +24,9 @@ DASHBOARD_AUTH_MIDDLEWARE = "dashboard-auth"
 ADMIN_ALLOWLIST_MIDDLEWARE = "admin-allowlist"
 # The allowlist when no admin network is configured: Traefik's own loopback, no client.
 NOBODY = ("127.0.0.1/32",)
+# Every public route: requests per client address limited, responses gzip-compressed.
+RATE_LIMIT_MIDDLEWARE = "rate-limit"
+COMPRESS_MIDDLEWARE = "compress"
 
 # TLS 1.2 suites with forward secrecy and AEAD only (Mozilla "intermediate").
 # TLS 1.3 suites are not configurable in Go and are all strong.
@@ -67,6 +70,14 @@ class TraefikSettings:
     log_level: str = "INFO"
     # Networks (CIDR) the admin UIs answer. Default: none (NOBODY).
     admin_networks: tuple[str, ...] = ()
+    # Requests per second each client address may make on average, and in a burst; beyond
+    # them Traefik answers 429 (its rateLimit middleware, per source IP by default).
+    rate_limit_average: int = 100
+    rate_limit_burst: int = 200
+    # Responses smaller than this are not compressed (Traefik's default is 1024 bytes).
+    compress_min_bytes: int = 1024
+    # Port of the Prometheus metrics endpoint; not published, read over the Swarm networks.
+    metrics_port: int = 8083
 
 
 def _dump(document: dict) -> str:
@@ -104,11 +115,25 @@ def static_config(settings: TraefikSettings) -> dict:
                 "address": f":{settings.websecure_port}",
                 "http": {
                     "tls": {"certResolver": settings.cert_resolver},
-                    "middlewares": [f"{HSTS_MIDDLEWARE}@file"],
+                    # Rate limiting before compression: a refused request costs no gzip.
+                    "middlewares": [
+                        f"{HSTS_MIDDLEWARE}@file",
+                        f"{RATE_LIMIT_MIDDLEWARE}@file",
+                        f"{COMPRESS_MIDDLEWARE}@file",
+                    ],
                     **HEADER_HYGIENE,
                 },
             },
             "ping": {"address": f":{settings.ping_port}", "http": dict(HEADER_HYGIENE)},
+            "metrics": {"address": f":{settings.metrics_port}", "http": dict(HEADER_HYGIENE)},
+        },
+        "metrics": {
+            "prometheus": {
+                "entryPoint": "metrics",
+                "addEntryPointsLabels": True,
+                "addRoutersLabels": True,
+                "addServicesLabels": True,
+            }
         },
         "certificatesResolvers": {settings.cert_resolver: {"acme": acme}},
         "providers": {
@@ -149,6 +174,16 @@ def dynamic_config(settings: TraefikSettings) -> dict:
                 },
                 ADMIN_ALLOWLIST_MIDDLEWARE: {
                     "ipAllowList": {"sourceRange": list(settings.admin_networks or NOBODY)}
+                },
+                RATE_LIMIT_MIDDLEWARE: {
+                    "rateLimit": {
+                        "average": settings.rate_limit_average,
+                        "burst": settings.rate_limit_burst,
+                        "period": "1s",
+                    }
+                },
+                COMPRESS_MIDDLEWARE: {
+                    "compress": {"minResponseBodyBytes": settings.compress_min_bytes}
                 },
             }
         },

@@ -100,6 +100,9 @@ class Layer1Stack(SprocketStack):
             swarm_endpoint=socket_proxy.endpoint,
             ingress_network=INGRESS_NETWORK,
             admin_networks=cluster.admin_networks,
+            rate_limit_average=cluster.edge.rate_limit_average,
+            rate_limit_burst=cluster.edge.rate_limit_burst,
+            compress_min_bytes=cluster.edge.compress_min_bytes,
         )
         dashboard_users = SensitiveInput(
             self,

@@ -208,6 +208,15 @@ class DeployTunnelConfig(_Model):
         return self
 
 
+class EdgeConfig(_Model):
+    # Default: 100 and 200. Requests per second one client address may make to the public
+    # routes on average, and in a burst; beyond them Traefik answers 429.
+    rate_limit_average: int = Field(default=100, ge=1, le=100_000)
+    rate_limit_burst: int = Field(default=200, ge=1, le=100_000)
+    # Default: 1024. Responses at least this large are gzip-compressed.
+    compress_min_bytes: int = Field(default=1024, ge=0, le=10 * 1024 * 1024)
+
+
 class ClusterConfig(_Model):
     # Public host name every route is served under. Changing it after the first deploy
     # moves every route and re-issues every certificate.
@@ -234,6 +243,8 @@ class ClusterConfig(_Model):
     # Default: a tunnel with no peers yet. How deploys reach the managers
     # (docs/decisions/deploy-path.md).
     deploy_tunnel: DeployTunnelConfig = DeployTunnelConfig()
+    # Default: the defaults of each setting. What every public route gets at Traefik.
+    edge: EdgeConfig = EdgeConfig()
     # Default: the defaults of each Vault setting.
     vault: VaultConfig = VaultConfig()
 

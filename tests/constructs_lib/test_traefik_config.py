@@ -25,7 +25,8 @@ def test_websecure_terminates_tls_with_the_resolver_and_adds_hsts():
     websecure = static_config(TraefikSettings())["entryPoints"]["websecure"]
     assert websecure["address"] == ":443"
     assert websecure["http"]["tls"] == {"certResolver": "letsencrypt"}
-    assert websecure["http"]["middlewares"] == ["hsts@file"]
+    # HSTS, then the rate limit (a refused request costs no compression), then gzip
+    assert websecure["http"]["middlewares"] == ["hsts@file", "rate-limit@file", "compress@file"]
 
 
 def test_lets_encrypt_uses_http01_and_persistent_storage():
@@ -84,7 +85,7 @@ def mappings(node: object) -> Iterator[dict]:
 def test_rendering_is_deterministic_yaml_of_the_same_document():
     # GIVEN settings whose documents the code builds in an order that is not alphabetical
     settings = TraefikSettings(acme_email="ops@example.com")
-    assert list(static_config(settings)["entryPoints"]) == ["web", "websecure", "ping"]
+    assert list(static_config(settings)["entryPoints"]) == ["web", "websecure", "ping", "metrics"]
     # WHEN they are rendered
     static, dynamic = render_static_config(settings), render_dynamic_config(settings)
     # THEN the text is YAML of exactly the document...
@@ -100,10 +101,11 @@ def test_rendering_is_deterministic_yaml_of_the_same_document():
         "entryPoints",
         "global",
         "log",
+        "metrics",
         "ping",
         "providers",
     ]
-    assert list(written["entryPoints"]) == ["ping", "web", "websecure"]
+    assert list(written["entryPoints"]) == ["metrics", "ping", "web", "websecure"]
     assert list(yaml.safe_load(dynamic)) == ["http", "tls"]
     for text in (static, dynamic):
         unsorted = [list(m) for m in mappings(yaml.safe_load(text)) if list(m) != sorted(m)]
@@ -116,4 +118,5 @@ def test_header_aliases_are_dropped_on_every_entrypoint():
         "web": "delete",
         "websecure": "delete",
         "ping": "delete",
+        "metrics": "delete",
     }
