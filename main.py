@@ -20,8 +20,9 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 
-def build(root: Path = ROOT, outdir: str | None = None):
-    config = load_config(root)  # before importing cdktf: bad input fails fast
+def build(root: Path = ROOT, outdir: str | None = None, config=None):
+    """The app of every stack; ``config`` is ``load_config(root)`` when not given."""
+    config = config or load_config(root)  # before importing cdktf: bad input fails fast
     from cdktf import Annotations, App
 
     from stacks.capacity import capacity_problems, demands_of
@@ -60,7 +61,8 @@ def build(root: Path = ROOT, outdir: str | None = None):
 
 def main(outdir: str | None = None) -> int:
     try:
-        app = build(outdir=outdir)
+        config = load_config(ROOT)
+        app = build(outdir=outdir, config=config)
     except ConfigError as error:
         count = len(error.problems)
         noun = "problem" if count == 1 else "problems"
@@ -72,18 +74,18 @@ def main(outdir: str | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     app.synth()
-    write_bootstrap(app.outdir)
+    write_bootstrap(app.outdir, config.cluster)
     return 0
 
 
-def write_bootstrap(outdir: str) -> None:
+def write_bootstrap(outdir: str, cluster) -> None:
     """The nodes' cloud-init and the deploy tunnel's configurations (stacks/node_bootstrap.py)
     beside the stacks, in cdktf.out/bootstrap/."""
     from stacks.node_bootstrap import bootstrap_files
 
     into = Path(outdir) / "bootstrap"
     into.mkdir(parents=True, exist_ok=True)
-    for name, text in bootstrap_files(load_config(ROOT).cluster).items():
+    for name, text in bootstrap_files(cluster).items():
         (into / name).write_text(text)
 
 

@@ -15,8 +15,8 @@ The running production's nodes, volume, database and zone are imported, not recr
 README's "Importing the running production"); each construct says what it ignores after
 creation so that an import, or a later change to a node's cloud-init, replaces nothing.
 
-- Outputs (``ClusterOutputs``): the manager's public and private IPv4 addresses, the VPC's
-  id; named outputs also for the database's host and port.
+- Outputs (``ClusterOutputs``): the manager's public IPv4 address (layer_1's DNS records);
+  named outputs also for it and for the database's host and port.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ class ClusterOutputs:
     """What layer_1 reads from the cluster stack."""
 
     manager_ipv4: str
-    manager_private_ipv4: str
-    vpc_id: str
 
 
 def node_id(name: str) -> str:
@@ -146,9 +144,4 @@ class ClusterStack(SprocketStack):
         export(self, "ManagerIpv4", manager.public_ipv4, "The manager's public IPv4 address")
         export(self, "PostgresHost", database.host, "Managed PostgreSQL host (postgres.host)")
         export(self, "PostgresPort", database.port, "Managed PostgreSQL port")
-        self.nodes = nodes
-        self.outputs = ClusterOutputs(
-            manager_ipv4=manager.public_ipv4,
-            manager_private_ipv4=manager.private_ipv4,
-            vpc_id=vpc.id,
-        )
+        self.outputs = ClusterOutputs(manager_ipv4=manager.public_ipv4)

@@ -34,7 +34,7 @@ def files_of(config: dict) -> dict[str, dict]:
 def test_synth_writes_the_bootstrap_files_beside_the_stacks(tmp_path, monkeypatch):
     import main
 
-    main.write_bootstrap(str(tmp_path))
+    main.write_bootstrap(str(tmp_path), CONFIG.cluster)
     assert sorted(p.name for p in (tmp_path / "bootstrap").iterdir()) == sorted(
         bootstrap_files(CONFIG.cluster)
     )
