@@ -23,9 +23,12 @@ CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 # BusyBox (the Vault image's wget and sh, and every rehearsal image's tools), redis-server and
 # rabbitmq-server (load the synthesized configuration; the rehearsal's Redis and RabbitMQ
 # images), Docker Engine (the rehearsal's real swarm, tests/e2e/test_swarm.py), HAProxy (its
-# socket proxy image) and chromium (mermaid-cli's browser, tests/e2e/test_diagram_render.py).
+# socket proxy image), chromium (mermaid-cli's browser, tests/e2e/test_diagram_render.py),
+# envsubst (the worker's cloud-init) and restic (the volume backups' script and the rehearsal's
+# backup image, tests/e2e/test_backup_script.py).
 SYSTEM_TOOLS := busybox:busybox redis-server:redis-server rabbitmq-server:rabbitmq-server \
-  dockerd:docker.io haproxy:haproxy chromium,google-chrome:chromium envsubst:gettext-base
+  dockerd:docker.io haproxy:haproxy chromium,google-chrome:chromium envsubst:gettext-base \
+  restic:restic
 # Installed without recommends (wireguard-tools recommends a kernel image): wg, wg-quick and
 # the userspace wireguard-go (tests/e2e/test_deploy_tunnel.py).
 TUNNEL_TOOLS := wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2

@@ -19,7 +19,11 @@ from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_digitalocean.spaces_bucket import (
     SpacesBucket as SpacesBucketResource,
 )
-from cdktf_cdktf_provider_digitalocean.spaces_bucket import SpacesBucketVersioning
+from cdktf_cdktf_provider_digitalocean.spaces_bucket import (
+    SpacesBucketLifecycleRule,
+    SpacesBucketLifecycleRuleNoncurrentVersionExpiration,
+    SpacesBucketVersioning,
+)
 from cdktf_cdktf_provider_digitalocean.spaces_key import SpacesKey, SpacesKeyGrant
 from constructs import Construct
 
@@ -36,6 +40,9 @@ class SpacesBucketProps:
     # Update, 271-306, never renames), so a change stops the plan instead (rename_guard).
     name: str
     region: str
+    # Default: kept for ever. Days an overwritten or deleted object's old version stays
+    # restorable before Spaces expires it.
+    noncurrent_version_days: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -46,6 +53,9 @@ class SpacesBucketProps:
             )
         if not re.match(r"^[a-z]{3}[0-9]$", self.region):
             problems.append(f"region={self.region!r}: must be a Spaces region such as 'nyc3'")
+        days = self.noncurrent_version_days
+        if days is not None and not 1 <= days <= 3650:
+            problems.append(f"noncurrent_version_days={days}: must be from 1 to 3650")
         raise_if("SpacesBucket", problems)
 
 
@@ -61,6 +71,21 @@ class SpacesBucket(Construct):
             acl="private",
             force_destroy=False,
             versioning=SpacesBucketVersioning(enabled=True),
+            # The id is given: the provider reads it back and would otherwise make one up
+            # (digitalocean v2.71.0 spaces/resource_spaces_bucket.go:132-137, 404-406).
+            lifecycle_rule=[
+                SpacesBucketLifecycleRule(
+                    id="expire-noncurrent-versions",
+                    enabled=True,
+                    noncurrent_version_expiration=(
+                        SpacesBucketLifecycleRuleNoncurrentVersionExpiration(
+                            days=props.noncurrent_version_days
+                        )
+                    ),
+                )
+            ]
+            if props.noncurrent_version_days
+            else None,
             lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
         )
         rename_guard(self.resource, self, "Name", props.name)

@@ -34,6 +34,7 @@ from cdktf_cdktf_provider_docker.service import (
     ServiceTaskSpecContainerSpec,
     ServiceTaskSpecContainerSpecConfigs,
     ServiceTaskSpecContainerSpecHealthcheck,
+    ServiceTaskSpecContainerSpecLabels,
     ServiceTaskSpecContainerSpecMounts,
     ServiceTaskSpecContainerSpecSecrets,
     ServiceTaskSpecNetworksAdvanced,
@@ -47,10 +48,18 @@ from cdktf_cdktf_provider_docker.service import (
 from cdktf_cdktf_provider_docker.volume import Volume
 from constructs import Construct
 
+from constructs_lib.log_labels import (
+    ENVIRONMENT_CONTEXT,
+    ENVIRONMENT_LABEL,
+    SHARED,
+    STACK_CONTEXT,
+    STACK_LABEL,
+)
 from constructs_lib.naming import HASH_LENGTH, hashed_name, slug
 from constructs_lib.swarm_service_props import (
     BindMount,
     ConfigFile,
+    ExistingVolumeMount,
     Healthcheck,
     PlacementRole,
     PublishedPort,
@@ -76,6 +85,7 @@ __all__ = [
     "VOLUME_NODE_LABEL",
     "BindMount",
     "ConfigFile",
+    "ExistingVolumeMount",
     "Healthcheck",
     "PlacementRole",
     "PublishedPort",
@@ -119,34 +129,56 @@ def service_labels(props: SwarmServiceProps) -> dict[str, str]:
     return dict(sorted(merged.items()))
 
 
+def container_log_labels(scope: Construct) -> dict[str, str]:
+    """The stack and environment labels of ``scope``'s containers, from the stack's context
+    (SprocketStack sets it; a stack of another kind gets the construct path's root)."""
+    stack = scope.node.try_get_context(STACK_CONTEXT) or scope.node.scopes[1].node.id
+    environment = scope.node.try_get_context(ENVIRONMENT_CONTEXT) or SHARED
+    return {ENVIRONMENT_LABEL: environment, STACK_LABEL: stack}
+
+
 class SwarmService(Construct):
     def __init__(self, scope: Construct, id: str, props: SwarmServiceProps) -> None:
         super().__init__(scope, id)
         self.props = props
         self.name = props.name
 
-        mounts = [
-            ServiceTaskSpecContainerSpecMounts(
-                type="volume",
-                source=Volume(
-                    self,
-                    f"Volume-{slug(v.name)}",
-                    name=f"{props.name}-{v.name}",
-                    # Every attribute of docker_volume is ForceNew (kreuzwerker/docker v3.9.0
-                    # resource_docker_volume.go:41-67): a change would delete the data. The
-                    # plan stops instead (docs/changes.md says how to move a volume on purpose).
-                    lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
-                ).name,
-                target=v.target,
-                read_only=v.read_only,
-            )
-            for v in props.volumes
-        ] + [
-            ServiceTaskSpecContainerSpecMounts(
-                type="bind", source=b.source, target=b.target, read_only=b.read_only
-            )
-            for b in props.binds
-        ]
+        # Each created volume's name, and the reference to it (for a backup to mount).
+        self.volume_names: dict[str, str] = {}
+        for v in props.volumes:
+            name = f"{props.name}-{v.name}"
+            self.volume_names[name] = Volume(
+                self,
+                f"Volume-{slug(v.name)}",
+                name=name,
+                # Every attribute of docker_volume is ForceNew (kreuzwerker/docker v3.9.0
+                # resource_docker_volume.go:41-67): a change would delete the data. The
+                # plan stops instead (docs/changes.md says how to move a volume on purpose).
+                lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+            ).name
+        mounts = (
+            [
+                ServiceTaskSpecContainerSpecMounts(
+                    type="volume",
+                    source=self.volume_names[f"{props.name}-{v.name}"],
+                    target=v.target,
+                    read_only=v.read_only,
+                )
+                for v in props.volumes
+            ]
+            + [
+                ServiceTaskSpecContainerSpecMounts(
+                    type="volume", source=e.source, target=e.target, read_only=e.read_only
+                )
+                for e in props.existing_volumes
+            ]
+            + [
+                ServiceTaskSpecContainerSpecMounts(
+                    type="bind", source=b.source, target=b.target, read_only=b.read_only
+                )
+                for b in props.binds
+            ]
+        )
 
         configs = []
         basenames = [posixpath.basename(c.target) for c in props.config_files]
@@ -204,7 +236,7 @@ class SwarmService(Construct):
         constraints = list(props.constraints)
         if props.placement is not PlacementRole.ANY:
             constraints.insert(0, f"node.role == {props.placement.value}")
-        if props.volumes and not props.global_mode:
+        if (props.volumes or props.existing_volumes) and not props.global_mode:
             # A Docker volume lives on one node; started anywhere else, the service would
             # find an empty one. A global service keeps one volume per node by design.
             constraints.append(VOLUME_NODE_CONSTRAINT)
@@ -245,6 +277,11 @@ class SwarmService(Construct):
             task_spec=ServiceTaskSpec(
                 container_spec=ServiceTaskSpecContainerSpec(
                     image=props.image,
+                    # What its log lines are labelled by in Loki (constructs_lib/log_labels.py).
+                    labels=[
+                        ServiceTaskSpecContainerSpecLabels(label=k, value=v)
+                        for k, v in container_log_labels(self).items()
+                    ],
                     command=list(props.command) if props.command is not None else None,
                     args=list(props.args) if props.args is not None else None,
                     env=dict(sorted(props.env.items())) or None,

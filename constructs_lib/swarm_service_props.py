@@ -45,6 +45,19 @@ class VolumeMount:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExistingVolumeMount:
+    """A Docker volume another service of the stack created (its ``volume_names``): mounted
+    here, never created or destroyed here."""
+
+    # The volume's name: the reference SwarmService.volume_names gives, so the volume exists
+    # before this service does.
+    source: str
+    target: str
+    # Default: read-only.
+    read_only: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class BindMount:
     # Absolute path on the node. Must already exist there: Swarm does not create it.
     source: str
@@ -118,6 +131,9 @@ class SwarmServiceProps:
     # A replicated service with a volume runs only on the node labelled sprocket.volumes=true
     # (a volume is local to its node); a global one keeps a volume on every node it runs on.
     volumes: Sequence[VolumeMount] = ()
+    # Volumes of other services of the stack (a backup's); they pin the service to the volume
+    # node like its own volumes do.
+    existing_volumes: Sequence[ExistingVolumeMount] = ()
     binds: Sequence[BindMount] = ()
     config_files: Sequence[ConfigFile] = ()
     secret_files: Sequence[SecretFile] = ()
@@ -188,7 +204,10 @@ class SwarmServiceProps:
         for key in self.env:
             if not key or "=" in key:
                 problems.append(f"env: {key!r} is not a valid variable name")
-        targets = [m.target for m in (*self.volumes, *self.binds, *self.config_files)]
+        targets = [
+            m.target
+            for m in (*self.volumes, *self.existing_volumes, *self.binds, *self.config_files)
+        ]
         targets += [s.target for s in self.secret_files]
         for target in targets:
             if not target.startswith("/"):

@@ -151,12 +151,17 @@ def layer_view(
     edges: list[str] = []
     networks: set[str] = set()
     mine = [s for s in drawn if s.stack == stack]
+    # The stack's backup reads every volume in it: named in the stack's title, not a box with
+    # an arrow to every cylinder (which makes the picture taller than a screen).
+    backups = [s.name for s in mine if s.name.endswith("backup") and not s.hosts]
+    mine = [s for s in mine if s.name not in backups]
     view.lines.append('  internet(("Internet"))')
     has_traefik = any(s.name == "traefik" for s in mine)
     if not has_traefik:
         view.lines.append('  traefik["Traefik (layer_1)"]')
     edges.append('  internet -->|"HTTPS"| traefik')
-    view.lines.append(f'  subgraph {node_id("stack", stack)}["{title}"]')
+    heading = title + "".join(f"<br/>volumes backed up daily by<br/>{b}" for b in backups)
+    view.lines.append(f'  subgraph {node_id("stack", stack)}["{heading}"]')
     groups: dict[tuple, list[Service]] = {}
     for service in mine:
         own_networks = tuple(n for n in service.networks if n.split(" (")[0] not in ingress)
@@ -346,7 +351,8 @@ def views(stacks: dict[str, dict]) -> list[View]:
                 stack,
                 f"{stack}'s services. Rectangles are routed by Traefik (host names on the "
                 "arrows), rounded boxes are internal services, cylinders keep data in a volume; "
-                "hexagons are the overlay networks they join.",
+                "hexagons are the overlay networks they join; the title names the service "
+                "that backs up the stack's volumes.",
                 drawn,
                 ingress,
                 envs,

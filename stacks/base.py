@@ -17,10 +17,17 @@ from __future__ import annotations
 from cdktf import TerraformStack
 from constructs import Construct
 
+from constructs_lib.log_labels import ENVIRONMENT_CONTEXT, SHARED, STACK_CONTEXT
 from constructs_lib.providers import use_digitalocean, use_docker, use_random
 from constructs_lib.remote_state import use_spaces_backend
 from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
 from constructs_lib.swarm_service import RegistryLogin
+from constructs_lib.volume_backup import (
+    BackupSchedule,
+    VolumeBackup,
+    VolumeBackupProps,
+    stack_volumes,
+)
 from stacks.config import ClusterConfig, RegistryConfig
 
 # The S3 backend's use_lockfile is experimental in Terraform 1.10 and generally available from
@@ -38,8 +45,12 @@ class SprocketStack(TerraformStack):
         random: bool = False,
         registry: RegistryConfig | None = None,
         docker: bool = True,
+        environment: str = SHARED,
     ) -> None:
         super().__init__(scope, id)
+        # Read by every SwarmService for its containers' log labels (constructs_lib/log_labels.py).
+        self.node.set_context(STACK_CONTEXT, id)
+        self.node.set_context(ENVIRONMENT_CONTEXT, environment)
         use_spaces_backend(self, cluster.state_backend(id))
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         self.registry_login: RegistryLogin | None = None
@@ -61,3 +72,35 @@ class SprocketStack(TerraformStack):
         use_digitalocean(self)
         if random:
             use_random(self)
+
+    def back_up_volumes(self, cluster: ClusterConfig, image: str) -> VolumeBackup | None:
+        """The daily backup of every volume the stack's services created so far (call it
+        last), in the stack's own bucket; None for a stack without volumes."""
+        volumes = stack_volumes(self)
+        if not volumes:
+            return None
+        backups = cluster.backups
+        return VolumeBackup(
+            self,
+            "backup",
+            VolumeBackupProps(
+                name=backup_service_name(self.node.id),
+                stack=self.node.id,
+                image=image,
+                volumes=volumes,
+                bucket_prefix=backups.bucket_prefix,
+                region=cluster.spaces_region,
+                schedule=BackupSchedule(
+                    daily_at_utc=backups.daily_at_utc,
+                    keep_daily=backups.keep_daily,
+                    keep_weekly=backups.keep_weekly,
+                    keep_monthly=backups.keep_monthly,
+                ),
+            ),
+        )
+
+
+def backup_service_name(stack: str) -> str:
+    """The backup service of ``stack``: "layer_1" -> "layer-1-backup"; an environment's is
+    named like everything of the environment: "platform-main" -> "main-backup"."""
+    return f"{stack.removeprefix('platform-').replace('_', '-')}-backup"

@@ -141,6 +141,8 @@ class Layer1Outputs:
     # address on it.
     vault_network: NetworkRef
     vault_internal_address: str
+    # The network Traefik's metrics entrypoint answers on, for the metrics collector.
+    traefik_metrics_network: NetworkRef
 
 
 @dataclass(frozen=True, kw_only=True)

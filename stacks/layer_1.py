@@ -61,6 +61,9 @@ INGRESS_NETWORK = "traefik-ingress"
 VAULT_INGRESS_NETWORK = "vault-ingress"
 VAULT_NETWORK = "vault-network"
 SOCKET_PROXY_NETWORK = "socket-proxy"
+# Where Traefik's metrics entrypoint answers: Traefik and the metrics collector only (layer_2's
+# Telegraf), not every routed application.
+TRAEFIK_METRICS_NETWORK = "traefik-metrics"
 # The hashicorp/vault image runs the server as user "vault" (uid 100, gid 1000).
 VAULT_UID, VAULT_GID = "100", "1000"
 UNSEALED_PLACEHOLDER = "# unset: Vault waits sealed for an operator (docs/vault.md)"
@@ -70,16 +73,17 @@ class Layer1Stack(SprocketStack):
     def __init__(
         self, scope: Construct, id: str, config: InfraConfig, cluster_outputs: ClusterOutputs
     ) -> None:
-        super().__init__(scope, id, config.cluster)
+        super().__init__(scope, id, config.cluster, random=True)
         cluster, images = config.cluster, stack_images(self, config.images)
 
-        ingress, vault_ingress, vault_net, socket_net = (
+        ingress, vault_ingress, vault_net, socket_net, metrics_net = (
             OverlayNetwork(self, id_, OverlayNetworkProps(name=name, internal=internal))
             for id_, name, internal in (
                 ("traefik_ingress", INGRESS_NETWORK, False),
                 ("vault_ingress", VAULT_INGRESS_NETWORK, False),
                 ("vault_network", VAULT_NETWORK, True),
                 ("socket_proxy_network", SOCKET_PROXY_NETWORK, True),
+                ("traefik_metrics_network", TRAEFIK_METRICS_NETWORK, True),
             )
         )
 
@@ -139,7 +143,7 @@ class Layer1Stack(SprocketStack):
             SwarmServiceProps(
                 name="traefik",
                 image=images.traefik,
-                networks=[ingress.ref, vault_ingress.ref, socket_net.ref],
+                networks=[ingress.ref, vault_ingress.ref, socket_net.ref, metrics_net.ref],
                 # One Traefik per manager, bound to the node's own ports 80 and 443 so client
                 # addresses survive; DNS points at the manager.
                 global_mode=True,
@@ -173,7 +177,12 @@ class Layer1Stack(SprocketStack):
         vault_bucket = SpacesBucket(
             self,
             "vault_storage",
-            SpacesBucketProps(name=cluster.vault.storage_bucket, region=cluster.spaces_region),
+            SpacesBucketProps(
+                name=cluster.vault.storage_bucket,
+                region=cluster.spaces_region,
+                # What a restore of Vault's storage can go back to (docs/runbook-restore.md).
+                noncurrent_version_days=cluster.backups.vault_storage_versions_days,
+            ),
         )
         vault_key = vault_bucket.access_key("VaultKey", "vault-storage")
         storage_credentials = SwarmSecret(
@@ -306,6 +315,8 @@ class Layer1Stack(SprocketStack):
             ),
         )
 
+        self.back_up_volumes(cluster, images.restic)
+
         export(self, "IngressNetwork", ingress.ref.id, "Id of the traefik-ingress overlay network")
         export(self, "VaultAddress", vault_address, "Public URL of Vault's API and UI")
         self.outputs = Layer1Outputs(
@@ -313,4 +324,5 @@ class Layer1Stack(SprocketStack):
             vault_address=vault_address,
             vault_network=vault_net.ref,
             vault_internal_address=vault_internal,
+            traefik_metrics_network=metrics_net.ref,
         )

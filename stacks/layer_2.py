@@ -23,6 +23,8 @@ Contract
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from constructs import Construct
 
 from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
@@ -30,13 +32,15 @@ from constructs_lib.providers import use_vault
 from constructs_lib.registry_image import stack_images
 from constructs_lib.stack_output import export
 from constructs_lib.swarm_secret import generated_value_secret
+from constructs_lib.traefik_config import TraefikSettings
 from constructs_lib.vault_config import spaces_endpoint
-from stacks.base import SprocketStack
+from stacks.base import SprocketStack, backup_service_name
 from stacks.config import InfraConfig
-from stacks.contracts import Layer1Outputs, Layer2Outputs
+from stacks.contracts import EnvironmentNames, Layer1Outputs, Layer2Outputs
 from stacks.shared_services.gatus import Gatus, GatusProps, Probe
 from stacks.shared_services.grafana import Grafana, GrafanaProps
-from stacks.shared_services.influxdb import InfluxDb, InfluxDbProps
+from stacks.shared_services.influxdb import InfluxDb, InfluxDbEndpoint, InfluxDbProps
+from stacks.shared_services.log_shipper import LogShipper, LogShipperProps
 from stacks.shared_services.loki import Loki, LokiEndpoint, LokiProps
 from stacks.shared_services.n8n import N8n, N8nProps
 from stacks.shared_services.neo4j import Neo4j, Neo4jProps
@@ -105,6 +109,11 @@ class Layer2Stack(SprocketStack):
             ),
         ).endpoint
         loki = Loki(self, "loki", LokiProps(image=images.loki, network=monitoring_net)).endpoint
+        LogShipper(
+            self,
+            "log_shipper",
+            LogShipperProps(image=images.telegraf, monitoring=monitoring_net, loki=loki),
+        )
         Grafana(
             self,
             "grafana",
@@ -117,6 +126,11 @@ class Layer2Stack(SprocketStack):
                 postgres=cluster.postgres,
                 influxdb=influxdb,
                 loki=loki,
+                alerts=cluster.alerts,
+                environment_buckets={
+                    env: EnvironmentNames(env).influx_bucket for env in config.environments
+                },
+                backups=backup_services(config),
             ),
         )
         N8n(
@@ -134,6 +148,7 @@ class Layer2Stack(SprocketStack):
         Neo4j(
             self, "neo4j", Neo4jProps(image=images.neo4j, network=platform_net, vault_mount=mount)
         )
+        probes = gatus_probes(config, loki=loki, influxdb=influxdb)
         Telegraf(
             self,
             "telegraf",
@@ -143,6 +158,11 @@ class Layer2Stack(SprocketStack):
                 monitoring=monitoring_net,
                 socket_network=metrics_socket_net,
                 influxdb=influxdb,
+                traefik_metrics_url=f"http://traefik:{TraefikSettings.metrics_port}/metrics",
+                traefik_metrics=layer_1.traefik_metrics_network,
+                public_hosts=sorted(
+                    {urlsplit(p.url).hostname for p in probes if p.url.startswith("https://")}
+                ),
             ),
         )
         Gatus(
@@ -153,9 +173,11 @@ class Layer2Stack(SprocketStack):
                 host=cluster.host("gatus"),
                 ingress=ingress,
                 monitoring=monitoring_net,
-                probes=gatus_probes(config, loki=loki),
+                probes=probes,
             ),
         )
+
+        self.back_up_volumes(cluster, images.restic)
 
         # --- Outputs ------------------------------------------------------------------
         minio_url = spaces_endpoint(cluster.spaces_region)
@@ -171,8 +193,44 @@ class Layer2Stack(SprocketStack):
         )
 
 
-def gatus_probes(config: InfraConfig, *, loki: LokiEndpoint) -> list[Probe]:
-    """Every public endpoint, the internal ones Gatus can see, and the database port."""
+def backup_services(config: InfraConfig) -> list[str]:
+    """The backup service of every stack that has volumes (SprocketStack.back_up_volumes):
+    layer_1 (Vault's init material), layer_2, and each environment (its datastores)."""
+    stacks = ["layer_1", "layer_2", *(f"platform-{env}" for env in sorted(config.environments))]
+    return [backup_service_name(stack) for stack in stacks]
+
+
+# A public certificate fails its probe this long before it expires (Traefik renews at 30 days;
+# [CERTIFICATE_EXPIRATION], TwiN/gatus v5.36.0 config/endpoint/placeholder.go:47).
+CERTIFICATE_MARGIN = "[CERTIFICATE_EXPIRATION] > 240h"
+# The outside APIs the applications call: Discord (the bot, logins) and Ballchasing (replay
+# parsing, SprocketBot/sprocket@46d2b40 microservices/replay-parse-service/src/parser.py:514-530).
+# Without a key Ballchasing answers 401: it is up if it answers below 500.
+EXTERNAL_APIS = (
+    Probe(
+        name="discord-api",
+        group="external",
+        url="https://discord.com/api/v10/gateway",
+        conditions=("[STATUS] == 200",),
+    ),
+    Probe(
+        name="ballchasing-api",
+        group="external",
+        url="https://ballchasing.com/api/",
+        conditions=("[STATUS] < 500",),
+    ),
+)
+
+
+def gatus_probes(
+    config: InfraConfig, *, loki: LokiEndpoint, influxdb: InfluxDbEndpoint
+) -> list[Probe]:
+    """Every public endpoint (with its certificate), the internal datastores Gatus's networks
+    reach, the database port, and the external APIs the applications depend on.
+
+    Each environment's own Redis, RabbitMQ and DGraph are on networks its platform stack
+    creates after layer_2; Gatus would have to join every environment's network to reach them,
+    so they are watched by their healthchecks and the "below its replicas" alert instead."""
     cluster = config.cluster
     probes = [
         Probe(
@@ -189,6 +247,12 @@ def gatus_probes(config: InfraConfig, *, loki: LokiEndpoint) -> list[Probe]:
         Probe(name="grafana", group="layer_2", url=f"https://{cluster.host('grafana')}/api/health"),
         Probe(name="n8n", group="layer_2", url=f"https://{cluster.host('n8n')}/healthz"),
         Probe(name="loki", group="layer_2", url=f"{loki.url}/ready"),
+        Probe(
+            name="influxdb",
+            group="layer_2",
+            url=f"{influxdb.url}/health",
+            conditions=("[STATUS] == 200", "[BODY].status == pass"),
+        ),
         Probe(
             name="postgres",
             group="layer_2",
@@ -214,4 +278,10 @@ def gatus_probes(config: InfraConfig, *, loki: LokiEndpoint) -> list[Probe]:
                 conditions=("[STATUS] < 500",),
             ),
         ]
-    return probes
+    probes = [
+        Probe(name=p.name, group=p.group, url=p.url, conditions=(*p.conditions, CERTIFICATE_MARGIN))
+        if p.url.startswith("https://") and p.url.split("/")[2].endswith(cluster.hostname)
+        else p
+        for p in probes
+    ]
+    return [*probes, *EXTERNAL_APIS]

@@ -21,6 +21,7 @@ import json
 
 import yaml
 
+from constructs_lib.log_labels import LOG_LABELS
 from stacks.capacity import node_labels
 from stacks.config import ClusterConfig, DeployTunnelConfig, TunnelPeer
 
@@ -29,7 +30,13 @@ KEY_FILE = f"/etc/wireguard/{TUNNEL_INTERFACE}.key"
 PEER_KEY_FILE = "/etc/wireguard/sprocket.key"
 # Docker's json-file driver keeps at most five 10 MiB files per container: node disks cannot
 # fill with logs (https://docs.docker.com/engine/logging/drivers/json-file/).
-DOCKER_DAEMON = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "5"}}
+# Each line also carries the container labels the log shipper turns into Loki labels, under
+# "attrs" (moby v28.2.2 daemon/logger/loginfo.go ExtraAttributes, jsonfilelog.go: the
+# "labels" option; stacks/shared_services/log_shipper.py reads them).
+DOCKER_DAEMON = {
+    "log-driver": "json-file",
+    "log-opts": {"max-size": "10m", "max-file": "5", "labels": ",".join(LOG_LABELS)},
+}
 # The private address DigitalOcean's metadata service gives the node.
 PRIVATE_ADDRESS = (
     '"$(curl -fsS http://169.254.169.254/metadata/v1/interfaces/private/0/ipv4/address)"'

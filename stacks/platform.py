@@ -69,7 +69,12 @@ class PlatformStack(SprocketStack):
         layer_2: Layer2Outputs,
     ) -> None:
         super().__init__(
-            scope, id, config.cluster, random=True, registry=config.applications.registry
+            scope,
+            id,
+            config.cluster,
+            random=True,
+            registry=config.applications.registry,
+            environment=environment.name,
         )
         cluster = config.cluster
         names = EnvironmentNames(environment.name)
@@ -199,6 +204,8 @@ class PlatformStack(SprocketStack):
                 spaces_secret_key=spaces_key.secret_key,
                 registry_login=self.registry_login,
             )
+
+        self.back_up_volumes(cluster, stack_images(self, config.images).restic)
 
         export(self, "WebUrl", f"https://{endpoints.web_host}", f"Sprocket web ({names.env})")
         export(self, "ApiUrl", f"https://{endpoints.api_host}", f"Sprocket API ({names.env})")

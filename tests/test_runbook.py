@@ -10,19 +10,22 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 RUNBOOK = ROOT / "docs" / "runbook-rebuild.md"
+RESTORE = ROOT / "docs" / "runbook-restore.md"
 SEPARATORS = set("|&;\n()")
 KEYWORDS = {"until", "do", "done", "then", "fi", "if", "for", "while", "!", "sudo", "export",
             "else", "in"}  # fmt: skip
 BUILTINS = {"cd", "unset", "export", "umask"}
 
 
-def commands() -> list[list[str]]:
+def commands(runbook=RUNBOOK) -> list[list[str]]:
     """Each simple command of the runbook's sh blocks, as its words."""
     found = []
-    for block in re.findall(r"```sh\n(.*?)```", RUNBOOK.read_text(), re.S):
+    for block in re.findall(r"```sh\n(.*?)```", runbook.read_text(), re.S):
         # line continuations, and placeholders such as <spaces key id>, are one word
         block = re.sub(r"<[A-Za-z][^<>\n]*>", "PLACEHOLDER", block.replace("\\\n", " "))
         # comments: shlex leaves them in when it splits on whitespace only
@@ -42,29 +45,33 @@ def commands() -> list[list[str]]:
     return found
 
 
-def prerequisites() -> set[str]:
-    section = RUNBOOK.read_text().split("## 0. Prerequisites", 1)[1].split("\n## ", 1)[0]
+def prerequisites(runbook=RUNBOOK) -> set[str]:
+    section = runbook.read_text().split("## 0. Prerequisites", 1)[1].split("\n## ", 1)[0]
     return set(re.findall(r"`([a-z][a-z0-9-]*)`", section))
 
 
-def test_every_command_is_here_or_a_named_prerequisite():
+@pytest.mark.parametrize("runbook", [RUNBOOK, RESTORE], ids=lambda p: p.name)
+def test_every_command_is_here_or_a_named_prerequisite(runbook):
     missing = sorted(
         {
             words[0]
-            for words in commands()
+            for words in commands(runbook)
             if words[0] not in BUILTINS
             and not words[0].startswith(".venv/")
             and not shutil.which(words[0])
-            and words[0] not in prerequisites()
+            and words[0] not in prerequisites(runbook)
         }
     )
     assert missing == [], f"the runbook runs {missing}: name them in its prerequisites"
 
 
-def test_the_projects_own_scripts_answer_help_and_make_targets_exist():
-    scripts = {w[1] for w in commands() if w[0] == ".venv/bin/python" and len(w) > 1}
-    targets = {t for w in commands() if w[0] == "make" for t in w[1:] if not t.startswith("-")}
-    assert scripts and targets
+@pytest.mark.parametrize("runbook", [RUNBOOK, RESTORE], ids=lambda p: p.name)
+def test_the_projects_own_scripts_answer_help_and_make_targets_exist(runbook):
+    scripts = {w[1] for w in commands(runbook) if w[0] == ".venv/bin/python" and len(w) > 1}
+    targets = {
+        t for w in commands(runbook) if w[0] == "make" for t in w[1:] if not t.startswith("-")
+    }
+    assert scripts
     for script in sorted(scripts):
         result = subprocess.run(
             [sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True

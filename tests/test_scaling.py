@@ -104,7 +104,8 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
     for name in ("layer_1", *PLATFORM_STACKS):
         assert diffs[name].empty, name
     # ...and in layer_2 only what serves every environment: its Vault policy and token,
-    # its InfluxDB bucket and its uptime checks (its datastores are in its own stack).
+    # its InfluxDB bucket, its uptime, certificate and backup checks, its business dashboard
+    # (its datastores and their backup are in its own stack).
     layer_2 = diffs["layer_2"]
     assert not layer_2.removed
     added = {re.sub(r"_(Stored|Default)_[0-9A-F]{8}$", "", a) for a in layer_2.added}
@@ -120,6 +121,11 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
         "vault_policy.policy_plan",
         # the bucket loop may write the new environment's InfluxDB token
         "vault_policy.policy_influxdb_tokens",
+        # the business dashboard offers its bucket; its backup gets "failed"/"missing" rules
+        "docker_config.grafana_Config-business-json",
+        "docker_config.grafana_Config-etc-grafana-provisioning-alerting-sprocket-yaml",
+        # its public hosts' certificates are checked
+        "docker_config.telegraf_Config-telegraf-conf",
     }
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from stacks.config.applications import ApplicationConfig, ApplicationsConfig, RegistryConfig
 from stacks.config.cluster import (
+    AlertsConfig,
+    BackupsConfig,
     ClusterConfig,
     DeployTunnelConfig,
     ImagesConfig,
@@ -35,8 +37,10 @@ from stacks.config.loader import ConfigError, InfraConfig, load_config
 __all__ = [
     "ENVIRONMENT_NAME",
     "RESERVED_SUBDOMAINS",
+    "AlertsConfig",
     "ApplicationConfig",
     "ApplicationsConfig",
+    "BackupsConfig",
     "ChatwootConfig",
     "ClusterConfig",
     "ConfigError",

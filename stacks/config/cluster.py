@@ -217,6 +217,38 @@ class EdgeConfig(_Model):
     compress_min_bytes: int = Field(default=1024, ge=0, le=10 * 1024 * 1024)
 
 
+class AlertsConfig(_Model):
+    # Defaults: 70, 90 and 85. A node alerts when its CPU stays above cpu_percent for ten
+    # minutes, its memory above memory_percent, or a disk above disk_percent.
+    cpu_percent: int = Field(default=70, ge=1, le=100)
+    memory_percent: int = Field(default=90, ge=1, le=100)
+    disk_percent: int = Field(default=85, ge=1, le=100)
+    # Default: 14. A public certificate alerts this many days before it expires (Traefik's
+    # ACME client renews 30 days before).
+    certificate_days: int = Field(default=14, ge=1, le=60)
+    # Default: false. True: critical alerts also go to a paging webhook, whose URL is the
+    # sensitive variable alerts_paging_webhook_url (TF_VAR_alerts_paging_webhook_url).
+    paging: bool = False
+
+
+class BackupsConfig(_Model):
+    # Default: "sprocket-backups". Each stack with volumes keeps its backups in the Spaces
+    # bucket "<bucket_prefix>-<stack>" (layer_1 -> "sprocket-backups-layer-1"), with a key of
+    # its own. Changing it after the first backup starts new, empty repositories.
+    bucket_prefix: str = Field(default="sprocket-backups", pattern=r"^[a-z0-9][a-z0-9-]{1,40}$")
+    # Default: "03:30". When the daily backup starts, UTC, as HH:MM.
+    daily_at_utc: str = Field(default="03:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # Default: 7, 4 and 6. Snapshots kept per volume: the last of each of this many days,
+    # weeks and months (restic forget --keep-daily/--keep-weekly/--keep-monthly); older ones
+    # are pruned after each backup.
+    keep_daily: int = Field(default=7, ge=1, le=366)
+    keep_weekly: int = Field(default=4, ge=0, le=520)
+    keep_monthly: int = Field(default=6, ge=0, le=240)
+    # Default: 30. Days an overwritten or deleted object of Vault's storage stays restorable
+    # (the bucket's noncurrent versions expire after this; docs/runbook-restore.md).
+    vault_storage_versions_days: int = Field(default=30, ge=1, le=3650)
+
+
 class ClusterConfig(_Model):
     # Public host name every route is served under. Changing it after the first deploy
     # moves every route and re-issues every certificate.
@@ -247,6 +279,10 @@ class ClusterConfig(_Model):
     edge: EdgeConfig = EdgeConfig()
     # Default: the defaults of each Vault setting.
     vault: VaultConfig = VaultConfig()
+    # Default: the defaults of each setting. The daily backups of every volume.
+    backups: BackupsConfig = BackupsConfig()
+    # Default: the defaults of each setting. What Grafana alerts on, and whom it tells.
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _zone(self) -> ClusterConfig:
@@ -292,3 +328,4 @@ class ImagesConfig(_Model):
     gatus: Image
     loki: Image
     telegraf: Image
+    restic: Image

@@ -15,12 +15,14 @@ node-local volume ``grafana-data`` (``/var/lib/grafana``) outlives the service.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from constructs import Construct
 
 from constructs_lib.overlay_network import NetworkRef
-from constructs_lib.swarm_secret import generated_value_secret
+from constructs_lib.sensitive_input import SensitiveInput, SensitiveInputProps
+from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, generated_value_secret
 from constructs_lib.swarm_service import (
     ConfigFile,
     Healthcheck,
@@ -29,7 +31,7 @@ from constructs_lib.swarm_service import (
     UpdateOrder,
     VolumeMount,
 )
-from stacks.config import PostgresConfig
+from stacks.config import AlertsConfig, PostgresConfig
 from stacks.shared_services.common import (
     SECRETS,
     ServiceDatabase,
@@ -37,6 +39,14 @@ from stacks.shared_services.common import (
     admin_route,
     generated_secret,
     yaml_document,
+)
+from stacks.shared_services.grafana_alerting import alerting_file
+from stacks.shared_services.grafana_dashboards import (
+    DASHBOARDS_DIR,
+    INFLUXDB_UID,
+    LOKI_UID,
+    dashboard_provider,
+    dashboards,
 )
 from stacks.shared_services.influxdb import InfluxDbEndpoint
 from stacks.shared_services.loki import LokiEndpoint
@@ -59,6 +69,11 @@ class GrafanaProps:
     postgres: PostgresConfig
     influxdb: InfluxDbEndpoint
     loki: LokiEndpoint
+    alerts: AlertsConfig
+    # Each environment's analytics bucket, for the business dashboard.
+    environment_buckets: Mapping[str, str]
+    # The backup services whose runs are alerted on.
+    backups: Sequence[str]
 
 
 def grafana_datasources(
@@ -78,6 +93,7 @@ def grafana_datasources(
                     "type": "influxdb",
                     "access": "proxy",
                     "url": influx_url,
+                    "uid": INFLUXDB_UID,
                     "isDefault": True,
                     "jsonData": {
                         "version": "Flux",
@@ -87,7 +103,13 @@ def grafana_datasources(
                     # Grafana reads the file when it provisions; the token is never in here.
                     "secureJsonData": {"token": f"$__file{{{influx_token_file}}}"},
                 },
-                {"name": "Loki", "type": "loki", "access": "proxy", "url": loki_url},
+                {
+                    "name": "Loki",
+                    "uid": LOKI_UID,
+                    "type": "loki",
+                    "access": "proxy",
+                    "url": loki_url,
+                },
             ],
         }
     )
@@ -111,6 +133,28 @@ class Grafana(Construct):
         )
         route = admin_route(self, name="grafana", host=props.host, port=PORT, ingress=props.ingress)
         influx_token_file = f"{SECRETS}/influxdb-token"
+        # The ids are the variables' names, which operators set as TF_VAR_<name>.
+        webhooks = {"discord": "alerts_discord_webhook_url"}
+        if props.alerts.paging:
+            webhooks["paging"] = "alerts_paging_webhook_url"
+        webhook_files = {}
+        for receiver, variable in webhooks.items():
+            url = SensitiveInput(
+                self, variable, SensitiveInputProps(description=f"Grafana's {receiver} webhook URL")
+            ).value
+            secret = SwarmSecret(
+                self,
+                f"{receiver}_webhook",
+                SwarmSecretProps(name=f"grafana-{receiver}-webhook", value=url, version_marker=url),
+            )
+            webhook_files[receiver] = secret.file(f"{SECRETS}/grafana-{receiver}-webhook", uid=UID)
+        dashboard_files = [
+            ConfigFile(target=f"{DASHBOARDS_DIR}/{name}", content=content)
+            for name, content in dashboards(
+                infrastructure_bucket=props.influxdb.infrastructure_bucket,
+                environment_buckets=props.environment_buckets,
+            ).items()
+        ]
         SwarmService(
             self,
             "Default",
@@ -142,9 +186,27 @@ class Grafana(Construct):
                             default_bucket=props.influxdb.infrastructure_bucket,
                             loki_url=props.loki.url,
                         ),
-                    )
+                    ),
+                    ConfigFile(
+                        target="/etc/grafana/provisioning/dashboards/sprocket.yaml",
+                        content=dashboard_provider(),
+                    ),
+                    ConfigFile(
+                        target="/etc/grafana/provisioning/alerting/sprocket.yaml",
+                        content=alerting_file(
+                            props.alerts,
+                            infrastructure_bucket=props.influxdb.infrastructure_bucket,
+                            backups=props.backups,
+                            discord_url_file=webhook_files["discord"].target,
+                            paging_url_file=webhook_files["paging"].target
+                            if "paging" in webhook_files
+                            else None,
+                        ),
+                    ),
+                    *dashboard_files,
                 ],
                 secret_files=[
+                    *webhook_files.values(),
                     admin.file(f"{SECRETS}/grafana-admin-password", uid=UID),
                     database.password.file(f"{SECRETS}/grafana-db-password", uid=UID),
                     props.influxdb.token.file(influx_token_file, uid=UID),

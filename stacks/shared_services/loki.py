@@ -1,9 +1,10 @@
 """Loki, the log store Grafana reads.
 
 Creates the ``loki`` service on the monitoring network: single-node, filesystem storage,
-seven days' retention enforced by its compactor, no authentication (only the monitoring
-network reaches it) and no usage reporting. Its chunks and index live in the node-local
-volume ``loki-data``, which removing the service leaves behind.
+seven days' retention enforced by its compactor (90 for Vault's audit log), no
+authentication (only the monitoring network reaches it) and no usage reporting. Its chunks
+and index live in the node-local volume ``loki-data``, which removing the service leaves
+behind.
 
     loki = Loki(self, "loki", LokiProps(image=images.loki, network=monitoring.ref))
     loki.endpoint.url  # "http://loki:3100", Grafana's data source and Gatus's probe
@@ -27,6 +28,10 @@ from stacks.shared_services.common import yaml_document
 
 PORT = 3100
 RETENTION_H = 7 * 24
+# Vault's audit log (its stdout, service "vault") is kept longer: who read which secret is
+# asked for long after a week. Loki's volume is backed up daily (constructs_lib/volume_backup.py).
+AUDIT_RETENTION_H = 90 * 24
+AUDIT_SELECTOR = '{service="vault"}'
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +84,13 @@ def loki_config(*, retention_h: int = RETENTION_H) -> str:
                 # Loki 3 refuses retention without somewhere to keep delete requests.
                 "delete_request_store": "filesystem",
             },
-            "limits_config": {"retention_period": f"{retention_h}h"},
+            "limits_config": {
+                "retention_period": f"{retention_h}h",
+                # Per-stream retention (Loki docs, "Log retention": retention_stream).
+                "retention_stream": [
+                    {"selector": AUDIT_SELECTOR, "priority": 1, "period": f"{AUDIT_RETENTION_H}h"}
+                ],
+            },
             "analytics": {"reporting_enabled": False},
         }
     )

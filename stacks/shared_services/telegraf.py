@@ -15,12 +15,14 @@ InfluxDB's token, read from Telegraf's Docker secret store. Nothing here keeps s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import tomli_w
 from constructs import Construct
 
 from constructs_lib.docker_socket_proxy import DockerSocketProxy, DockerSocketProxyProps
+from constructs_lib.log_labels import LOG_LABELS
 from constructs_lib.overlay_network import NetworkRef
 from constructs_lib.swarm_service import BindMount, ConfigFile, SwarmService, SwarmServiceProps
 from stacks.shared_services.common import SECRETS
@@ -41,10 +43,22 @@ class TelegrafProps:
     # An internal network for Telegraf and its socket proxy only; nothing else may join it.
     socket_network: NetworkRef
     influxdb: InfluxDbEndpoint
+    # Traefik's metrics endpoint, and the network it answers on (Traefik's and Telegraf's only).
+    traefik_metrics_url: str
+    traefik_metrics: NetworkRef
+    # Public host names whose certificates are checked.
+    public_hosts: Sequence[str]
 
 
 def telegraf_conf(
-    *, influx_url: str, organization: str, bucket: str, token_secret: str, docker_endpoint: str
+    *,
+    influx_url: str,
+    organization: str,
+    bucket: str,
+    token_secret: str,
+    docker_endpoint: str,
+    traefik_metrics_url: str,
+    certificate_sources: Sequence[str],
 ) -> str:
     """Host and container metrics to InfluxDB; the token comes from Telegraf's Docker
     secret store (a file under /run/secrets), never from this file or the environment."""
@@ -71,7 +85,22 @@ def telegraf_conf(
             "disk": [{"ignore_fs": ["tmpfs", "devtmpfs", "overlay", "squashfs"]}],
             "diskio": [{}],
             "net": [{}],
-            "docker": [{"endpoint": docker_endpoint, "gather_services": True, "timeout": "5s"}],
+            "docker": [
+                {
+                    "endpoint": docker_endpoint,
+                    "gather_services": True,
+                    "timeout": "5s",
+                    # The containers' labels that say whose they are, as tags
+                    # (plugins/inputs/docker/sample.conf: docker_label_include).
+                    "docker_label_include": sorted(LOG_LABELS),
+                }
+            ],
+            # Traefik's Prometheus endpoint (metric_version 2: measurement "prometheus", one
+            # field per metric; plugins/parsers/prometheus/metric_v2.go).
+            "prometheus": [{"urls": [traefik_metrics_url], "metric_version": 2}],
+            # Every public host's certificate, as the internet sees it: "expiry" is the
+            # seconds left (plugins/inputs/x509_cert/README.md).
+            "x509_cert": [{"sources": list(certificate_sources), "timeout": "5s"}],
         },
     }
     return tomli_w.dumps(config)
@@ -99,8 +128,16 @@ class Telegraf(Construct):
                 name="telegraf",
                 image=props.image,
                 global_mode=True,
-                networks=[props.monitoring, props.socket_network],
-                env={"HOST_PROC": "/host/proc", "HOST_SYS": "/host/sys"},
+                networks=[props.monitoring, props.socket_network, props.traefik_metrics],
+                # The node's own view, not the container's: its root read-only at /hostfs
+                # (plugins/inputs/disk/README.md, "Docker container").
+                env={
+                    "HOST_MOUNT_PREFIX": "/hostfs",
+                    "HOST_ETC": "/hostfs/etc",
+                    "HOST_PROC": "/hostfs/proc",
+                    "HOST_SYS": "/hostfs/sys",
+                },
+                hostname="{{.Node.Hostname}}",
                 config_files=[
                     ConfigFile(
                         target="/etc/telegraf/telegraf.conf",
@@ -110,6 +147,8 @@ class Telegraf(Construct):
                             bucket=influxdb.infrastructure_bucket,
                             token_secret=TOKEN_SECRET,
                             docker_endpoint=proxy.endpoint,
+                            traefik_metrics_url=props.traefik_metrics_url,
+                            certificate_sources=[f"https://{h}:443" for h in props.public_hosts],
                         ),
                     )
                 ],
@@ -121,10 +160,7 @@ class Telegraf(Construct):
                 # The image drops to a "telegraf" user whose id is not fixed; this group keeps
                 # the token readable to it without making the file world-readable.
                 groups=[SECRET_READER_GID],
-                binds=[
-                    BindMount(source="/proc", target="/host/proc"),
-                    BindMount(source="/sys", target="/host/sys"),
-                ],
+                binds=[BindMount(source="/", target="/hostfs")],
                 memory_limit_mib=128,
                 cpu_limit=0.25,
             ),

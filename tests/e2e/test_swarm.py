@@ -18,11 +18,16 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
 import re
 import ssl
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import yaml
@@ -746,6 +751,166 @@ def _wait_for(condition, timeout_s: float, what: str):
             return found
         time.sleep(1)
     pytest.fail(f"not within {timeout_s:.0f} s: {what}")
+
+
+def _scale(swarm, name: str, replicas: int) -> None:
+    """What `docker service scale` does: the service's spec, with only its replicas changed."""
+    service = swarm.engine.api.get(f"/services/{name}")
+    spec = {**service["Spec"], "Mode": {"Replicated": {"Replicas": replicas}}}
+    swarm.engine.api.request(
+        "POST",
+        f"/services/{service['ID']}/update",
+        query={"version": service["Version"]["Index"]},
+        body=spec,
+    )
+
+
+def _sha256_of_volume(swarm, container: str, directory: str) -> str:
+    code, output = swarm.engine.api.exec(
+        container,
+        [
+            "sh",
+            "-c",
+            f"cd {directory} && find . -type f | sort | xargs sha256sum; "
+            f"find . -exec stat -c '%n %u:%g %a' {{}} + | sort",
+        ],
+        "0",
+    )
+    assert code == 0, output
+    return output
+
+
+def test_a_volume_is_backed_up_destroyed_and_restored_with_its_data(swarm, tmp_path):
+    """The stack's backup service (real restic, the synthesized script) backs the
+    environment's Redis volume up to the S3 stand-in; the volume is destroyed; the
+    runbook's restore (scripts/restore_volume.py, a Swarm job) brings it back, and Redis
+    serves the key written before."""
+    env = swarm.environment
+    redis, volume, backup = f"{env}-redis", f"{env}-redis-data", f"{env}-backup"
+    api = swarm.engine.api
+    auth = 'REDISCLI_AUTH="$(cat /run/secrets/redis-password)"'
+    value = f"written before the backup {time.time()}"
+    # GIVEN a key Redis has saved to its volume
+    code, output = api.exec(
+        swarm.rehearsal.container_of(redis),
+        ["sh", "-c", f"{auth} redis-cli SET restore-proof '{value}' && {auth} redis-cli SAVE"],
+        "0",
+    )
+    assert code == 0 and "OK" in output, output
+    before = _sha256_of_volume(swarm, swarm.rehearsal.container_of(redis), "/data")
+    assert "dump.rdb" in before
+    # WHEN the backup service runs its daily backup now
+    code, output = api.exec(
+        swarm.rehearsal.container_of(backup), ["/bin/sh", "/usr/local/bin/sprocket-backup", "run"]
+    )
+    assert code == 0 and "sprocket-backup: run ok" in output, output
+    assert f"sprocket-backup: volume ok: {volume}" in output
+    # THEN the repository in the stack's bucket holds it, encrypted (no plain text in it)
+    bucket = f"{CONFIG.cluster.backups.bucket_prefix}-platform-{env}"
+    keys = swarm.rehearsal.spaces.keys(bucket)
+    assert any(k.startswith("restic/data/") for k in keys) and "restic/config" in keys
+    client = swarm.rehearsal.spaces.client()
+    for key in keys:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert value.encode() not in body, f"{key} holds the key's value in plain text"
+
+    # WHEN Redis is stopped, and its volume destroyed (the backup, which mounts it, stopped too)
+    _scale(swarm, redis, 0)
+    _scale(swarm, backup, 0)
+    docker = {**os.environ, "DOCKER_HOST": f"unix://{swarm.engine.socket}"}
+    restore_command = [
+        sys.executable, "scripts/restore_volume.py", "--backup", backup, "--volume", volume
+    ]  # fmt: skip
+    try:
+        _wait_for(
+            lambda: not api.get("/containers/json", filters=json.dumps({"volume": [volume]})),
+            60,
+            f"{redis} and {backup} stopped",
+        )
+        # (Swarm keeps its stopped tasks' containers, which still name the volume)
+        for stopped in api.get(
+            "/containers/json", all="true", filters=json.dumps({"volume": [volume]})
+        ):
+            api.delete(f"/containers/{stopped['Id']}")
+        api.delete(f"/volumes/{volume}")
+        assert volume not in {v["Name"] for v in api.get("/volumes")["Volumes"] or []}
+        # (the backup back, on the empty volume Docker makes for it, as after a lost disk)
+        _scale(swarm, backup, 1)
+        _wait_for(lambda: swarm.rehearsal.running_tasks(backup), 60, f"{backup} running")
+        # AND the runbook's restore runs, against the same engine
+        restore = subprocess.run(
+            restore_command, capture_output=True, text=True, timeout=600, env=docker
+        )
+        assert restore.returncode == 0, restore.stdout + restore.stderr
+        assert f"sprocket-backup: restore ok: {volume}" in restore.stdout
+        # AND a second restore into the now full volume is refused
+        again = subprocess.run(
+            restore_command, capture_output=True, text=True, timeout=600, env=docker
+        )
+        assert again.returncode != 0 and "is not empty" in again.stdout, again.stdout
+        # AND the restore leaves the backup service running, as it found it
+        assert _wait_for(lambda: swarm.rehearsal.running_tasks(backup), 60, f"{backup} back")
+    finally:
+        # WHEN Redis starts again
+        _scale(swarm, backup, 1)
+        _scale(swarm, redis, 1)
+    _wait_for(lambda: swarm.rehearsal.running_tasks(redis), 120, f"{redis} running again")
+    assert not swarm.rehearsal.wait_converged(120, [redis])
+    # THEN every file is back, byte for byte, with its owner and mode, and Redis serves the key
+    container = swarm.rehearsal.container_of(redis)
+    assert _sha256_of_volume(swarm, container, "/data") == before
+    code, output = api.exec(container, ["sh", "-c", f"{auth} redis-cli GET restore-proof"], "0")
+    assert (code, output.strip()) == (0, value)
+
+
+def _gjson(document: dict, path: str):
+    """A stand-in for the GJSON paths Telegraf's json_v2 parser evaluates (tidwall/gjson
+    SYNTAX.md): keys separated by unescaped dots, "\\." a dot inside a key. Only what the
+    log shipper's configuration uses; None where the path does not exist."""
+    value: object = document
+    for key in re.split(r"(?<!\\)\.", path):
+        if not isinstance(value, dict) or key.replace("\\.", ".") not in value:
+            return None
+        value = value[key.replace("\\.", ".")]
+    return value
+
+
+def test_every_log_line_carries_the_labels_the_log_shipper_gives_loki(swarm, stacks):
+    """The engine runs with the nodes' daemon.json (stacks/node_bootstrap.py): every line of
+    a task's json-file log names its stack, environment and service, and the shipper's
+    synthesized configuration finds them at the paths it reads (its parser is Telegraf's,
+    which cannot run here: _gjson stands in for GJSON)."""
+    from stacks.shared_services.log_shipper import CONFIG_PATH
+    from stacks.shared_services.loki import AUDIT_SELECTOR
+
+    layer_2 = stacks["layer_2"]
+    shipper = services(layer_2)["log-shipper"]
+    conf = tomllib.loads(config_content(layer_2, shipper, CONFIG_PATH))
+    (parser,) = conf["inputs"]["tail"][0]["json_v2"]
+    tags = {t["rename"]: t["path"] for t in parser["tag"]}
+    (message,) = parser["field"]
+    env = swarm.environment
+    expected = {
+        "vault": {"stack": "layer_1", "environment": "shared", "service": "vault"},
+        f"{env}-backup": {
+            "stack": f"platform-{env}",
+            "environment": env,
+            "service": f"{env}-backup",
+        },
+    }
+    data_root = swarm.rehearsal.engine_data_root
+    for service, labels in expected.items():
+        container = swarm.rehearsal.container_of(service)
+        log = Path(data_root, "containers", container, f"{container}-json.log")
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        assert lines, f"{service} has written no log line yet"
+        for line in lines:
+            found = {name: _gjson(line, path) for name, path in tags.items()}
+            assert {k: found[k] for k in labels} == labels, line
+            assert found["stream"] in ("stdout", "stderr")
+            assert isinstance(_gjson(line, message["path"]), str)
+    # Vault's lines are the stream Loki keeps for 90 days
+    assert AUDIT_SELECTOR == '{service="vault"}'
 
 
 # Last in the file: it stops every stateful service for a moment.

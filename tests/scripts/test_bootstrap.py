@@ -65,7 +65,12 @@ def test_every_node_rotates_its_container_logs():
     for name in (MANAGER, "worker.cloud-init.yaml"):
         daemon = files_of(cloud_config(name))["/etc/docker/daemon.json"]
         assert json.loads(daemon["content"]) == DOCKER_DAEMON
-        assert DOCKER_DAEMON["log-opts"] == {"max-size": "10m", "max-file": "5"}
+        assert DOCKER_DAEMON["log-opts"] == {
+            "max-size": "10m",
+            "max-file": "5",
+            # what the log shipper turns into Loki labels (docs/decisions/logs.md)
+            "labels": "sprocket.stack,sprocket.environment,com.docker.swarm.service.name",
+        }
         # written before Docker restarts, so the running daemon uses it
         assert "systemctl restart docker" in cloud_config(name)["runcmd"]
 

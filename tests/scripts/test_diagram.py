@@ -83,6 +83,8 @@ def test_every_service_of_every_stack_is_in_exactly_one_box(stacks):
         env = name.removeprefix("platform-") if name in PLATFORM_STACKS else None
         view = views["platform-<env>" if env else name]
         labels = [label for nid, label in parse(view)[0].items() if not nid.startswith("net_")]
+        # a stack's backup is named in its title ("volumes backed up daily by<br/><name>")
+        labels += re.findall(r'^\s*subgraph \w+\["(.*?)"\]', view.source(), re.M)
         for body in stack["resource"].get("docker_service", {}).values():
             service = body["name"][len(env) + 1 :] if env else body["name"]
             holding = [

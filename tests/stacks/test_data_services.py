@@ -65,6 +65,8 @@ def test_telegraf_conf_is_valid_toml_with_the_token_from_the_secret_store():
             bucket="b",
             token_secret="tok",
             docker_endpoint="tcp://p:2375",
+            traefik_metrics_url="http://traefik:8083/metrics",
+            certificate_sources=["https://h:443"],
         )
     )
     (output,) = conf["outputs"]["influxdb_v2"]
@@ -85,6 +87,8 @@ def test_telegraf_conf_escapes_its_values():
             bucket="b",
             token_secret="tok",
             docker_endpoint="tcp://p:2375",
+            traefik_metrics_url="http://traefik:8083/metrics",
+            certificate_sources=["https://h:443"],
         )
     )
     assert conf["outputs"]["influxdb_v2"][0]["organization"] == odd
@@ -97,6 +101,8 @@ def test_telegraf_conf_escapes_its_values():
         "diskio",
         "net",
         "docker",
+        "prometheus",
+        "x509_cert",
     }
 
 

@@ -19,12 +19,16 @@ from tests.conftest import (
 )
 
 
-def test_four_overlay_networks_and_the_internal_ones(layer_1):
+def test_the_overlay_networks_and_the_internal_ones(layer_1):
     networks = {n["name"]: n for n in resources(layer_1, "docker_network").values()}
-    assert set(networks) == {"traefik-ingress", "vault-ingress", "vault-network", "socket-proxy"}
+    assert set(networks) == {
+        "traefik-ingress", "vault-ingress", "vault-network", "socket-proxy", "traefik-metrics",
+        "layer-1-backup",
+    }  # fmt: skip
     assert all(n["driver"] == "overlay" and n["attachable"] is False for n in networks.values())
     assert networks["socket-proxy"]["internal"] is True
     assert networks["vault-network"]["internal"] is True
+    assert networks["traefik-metrics"]["internal"] is True
     assert networks["traefik-ingress"]["internal"] is False
     # Vault's storage is Spaces, outside the cluster.
     assert networks["vault-ingress"]["internal"] is False
@@ -204,7 +208,7 @@ def test_unsealer_gets_keys_only_as_a_secret_and_stays_internal(layer_1):
 
 
 def test_vault_bucket_is_private_versioned_and_kept(layer_1):
-    (bucket,) = resources(layer_1, "digitalocean_spaces_bucket").values()
+    bucket = resources(layer_1, "digitalocean_spaces_bucket")["vault_storage"]
     assert bucket["name"] == "vault-secrets" and bucket["region"] == "nyc3"
     assert bucket["acl"] == "private"
     assert bucket["versioning"] == {"enabled": True}
@@ -215,7 +219,11 @@ def test_vault_bucket_is_private_versioned_and_kept(layer_1):
         "//": layer_1["resource"]["terraform_data"][guard.removeprefix("terraform_data.")]["//"],
         "triggers_replace": {"name": "vault-secrets"},
     }
-    (key,) = resources(layer_1, "digitalocean_spaces_key").values()
+    (key,) = [
+        k
+        for k in resources(layer_1, "digitalocean_spaces_key").values()
+        if k["name"] == "vault-storage"
+    ]
     assert key["grant"] == [
         {"bucket": "${digitalocean_spaces_bucket.vault_storage.name}", "permission": "readwrite"}
     ]

