@@ -43,6 +43,7 @@ from stacks.shared_services.influxdb import InfluxDb, InfluxDbEndpoint, InfluxDb
 from stacks.shared_services.log_shipper import LogShipper, LogShipperProps
 from stacks.shared_services.loki import Loki, LokiEndpoint, LokiProps
 from stacks.shared_services.n8n import N8n, N8nProps
+from stacks.shared_services.neo4j import BOLT_PORT as NEO4J_BOLT_PORT
 from stacks.shared_services.neo4j import Neo4j, Neo4jProps
 from stacks.shared_services.telegraf import Telegraf, TelegrafProps
 from stacks.vault_configuration import VaultConfiguration, VaultConfigurationProps
@@ -173,6 +174,7 @@ class Layer2Stack(SprocketStack):
                 host=cluster.host("gatus"),
                 ingress=ingress,
                 monitoring=monitoring_net,
+                datastores=[platform_net],
                 probes=probes,
             ),
         )
@@ -226,7 +228,8 @@ def gatus_probes(
     config: InfraConfig, *, loki: LokiEndpoint, influxdb: InfluxDbEndpoint
 ) -> list[Probe]:
     """Every public endpoint (with its certificate), the internal datastores Gatus's networks
-    reach, the database port, and the external APIs the applications depend on.
+    reach (InfluxDB and Loki on monitoring-network, Neo4j on platform-network), the database
+    port, and the external APIs the applications depend on.
 
     Each environment's own Redis, RabbitMQ and DGraph are on networks its platform stack
     creates after layer_2; Gatus would have to join every environment's network to reach them,
@@ -247,6 +250,12 @@ def gatus_probes(
         Probe(name="grafana", group="layer_2", url=f"https://{cluster.host('grafana')}/api/health"),
         Probe(name="n8n", group="layer_2", url=f"https://{cluster.host('n8n')}/healthz"),
         Probe(name="loki", group="layer_2", url=f"{loki.url}/ready"),
+        Probe(
+            name="neo4j",
+            group="layer_2",
+            url=f"tcp://neo4j:{NEO4J_BOLT_PORT}",
+            conditions=("[CONNECTED] == true",),
+        ),
         Probe(
             name="influxdb",
             group="layer_2",

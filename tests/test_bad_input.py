@@ -177,6 +177,11 @@ CASES: list[tuple[str, Edit, str]] = [
     ("node-manager-missing", set_field(CLUSTER, "swarm.manager_droplet", "sprocket-manager-2"), "manager_droplet 'sprocket-manager-2' must be listed with role: manager (listed: ['sprocket-manager-1'])"),
     ("node-too-small", set_field(CLUSTER, "swarm.nodes", [{"name": "sprocket-manager-1", "role": "manager", "size": "s-2vcpu-4gb", "volumes": True}]), "config/cluster.yaml: swarm.nodes: node sprocket-manager-1 (s-2vcpu-4gb) has 4096 MiB, but needs "),
     ("legacy-unknown-worker-bot", set_field(MAIN, "legacy.worker_bot", "Emila"), "config/environments/main.yaml: legacy: got "),
+    ("backup-time-out-of-day", set_field(CLUSTER, "backups.daily_at_utc", "24:30"), "config/cluster.yaml: backups.daily_at_utc: got '24:30': String should match pattern"),
+    ("backup-keeps-nothing", set_field(CLUSTER, "backups.keep_daily", 0), "config/cluster.yaml: backups.keep_daily: got 0: Input should be greater than or equal to 1"),
+    ("backup-bad-bucket-prefix", set_field(CLUSTER, "backups.bucket_prefix", "Backups_"), "config/cluster.yaml: backups.bucket_prefix: got 'Backups_': String should match pattern"),
+    ("alert-cpu-over-100", set_field(CLUSTER, "alerts.cpu_percent", 150), "config/cluster.yaml: alerts.cpu_percent: got 150: Input should be less than or equal to 100"),
+    ("alert-paging-not-bool", set_field(CLUSTER, "alerts.paging", "sometimes"), "config/cluster.yaml: alerts.paging: got 'sometimes': Input should be a valid boolean"),
 ]  # fmt: skip
 
 

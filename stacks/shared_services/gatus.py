@@ -57,6 +57,8 @@ class GatusProps:
     ingress: NetworkRef
     # The network the internal services it probes (Loki) answer on.
     monitoring: NetworkRef
+    # Further networks whose datastores it probes (platform-network, Neo4j's).
+    datastores: Sequence[NetworkRef] = ()
     probes: Sequence[Probe]
 
 
@@ -119,7 +121,7 @@ class Gatus(Construct):
             SwarmServiceProps(
                 name="gatus",
                 image=props.image,
-                networks=[props.ingress, props.monitoring],
+                networks=[props.ingress, props.monitoring, *props.datastores],
                 # A directory: Gatus merges every YAML file in it (TwiN/gatus config/config.go
                 # LoadConfiguration and walkConfigDir, lines 199-274 at 08c4635). Not /config:
                 # the image ships its demo config.yaml there (Dockerfile:16), which would be

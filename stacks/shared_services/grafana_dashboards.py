@@ -167,7 +167,8 @@ def _services(bucket: str) -> str:
                     " createEmpty: false)\n"
                     '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
                     "  |> map(fn: (r) => ({_time: r._time, service: r.service_name,"
-                    " _value: r.tasks_desired - r.tasks_running}))\n"
+                    # unsigned counts: as floats, or an extra task wraps round
+                    " _value: float(v: r.tasks_desired) - float(v: r.tasks_running)}))\n"
                     '  |> group(columns: ["service"])\n',
                 ),
             ),

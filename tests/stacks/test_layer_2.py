@@ -36,7 +36,8 @@ TOPOLOGY = {
     "grafana": {"monitoring-network", "traefik-ingress"},
     "n8n": {"traefik-ingress"},
     "neo4j": {"platform-network"},
-    "gatus": {"traefik-ingress", "monitoring-network"},
+    # it probes the datastores on the networks it joins (Neo4j's is platform-network)
+    "gatus": {"traefik-ingress", "monitoring-network", "platform-network"},
     "loki": {"monitoring-network"},
     # Traefik's metrics are on a network of Traefik's and Telegraf's only
     "telegraf": {"monitoring-network", "metrics-socket", "traefik-metrics"},

@@ -307,3 +307,20 @@ def test_the_log_shippers_options_are_all_ones_telegraf_reads(stacks):
 
 def test_the_option_check_catches_an_option_telegraf_does_not_read():
     assert _unknown({"files": [], "from_the_start": True}, "tail") == {"from_the_start"}
+
+
+def test_running_below_desired_is_counted_in_floats_not_unsigned_integers(stacks):
+    # Telegraf's tasks_desired and tasks_running are uint64: desired - running with one task
+    # too many (a start-first update) would wrap round to 2^64 and alert.
+    files, _ = grafana_files(stacks)
+    document = yaml.safe_load(files[ALERTING])
+    (rule,) = [
+        r for g in document["groups"] for r in g["rules"] if r["uid"] == "service-below-replicas"
+    ]
+    query = rule["data"][0]["model"]["query"]
+    assert "float(v: r.tasks_desired) - float(v: r.tasks_running)" in query
+    services_dashboard = json.loads(files["/etc/grafana/dashboards/services.json"])
+    assert (
+        "float(v: r.tasks_desired) - float(v: r.tasks_running)"
+        in (services_dashboard["panels"][0]["targets"][0]["query"])
+    )
