@@ -76,19 +76,21 @@ def job_arguments(service: dict, volume: str | None, command: list[str], job: st
     arguments = ["--name", job, "--mode", "replicated-job", "--detach"]
     for item in container.get("Env") or []:
         arguments += ["--env", item]
+    # Modes are written with a leading 0: the CLI reads them with strconv.ParseUint(value, 0,
+    # 32) (docker/cli opts/secret.go, "mode"), so "400" would be decimal.
     for secret in container.get("Secrets") or []:
         file = secret["File"]
         arguments += [
             "--secret",
             f"source={secret['SecretName']},target={file['Name']},uid={file['UID']},"
-            f"gid={file['GID']},mode={file['Mode']:o}",
+            f"gid={file['GID']},mode=0{file['Mode']:o}",
         ]
     for config in container.get("Configs") or []:
         file = config["File"]
         arguments += [
             "--config",
             f"source={config['ConfigName']},target={file['Name']},uid={file['UID']},"
-            f"gid={file['GID']},mode={file['Mode']:o}",
+            f"gid={file['GID']},mode=0{file['Mode']:o}",
         ]
     for constraint in (task.get("Placement") or {}).get("Constraints") or []:
         arguments += ["--constraint", constraint]

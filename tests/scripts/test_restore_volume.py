@@ -1,0 +1,109 @@
+"""scripts/restore_volume.py: the restore job repeats the backup service's own setup, and an
+operator's mistake is named without a traceback. The whole restore runs on the real engine in
+tests/e2e/test_swarm.py; here a stand-in ``docker`` command answers the inspection."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+from scripts import restore_volume
+
+SERVICE = {
+    "Spec": {
+        "Mode": {"Replicated": {"Replicas": 1}},
+        "TaskTemplate": {
+            "ContainerSpec": {
+                "Image": "restic/restic:0.19.1@sha256:" + "0" * 64,
+                "Env": ["RESTIC_REPOSITORY=s3:https://nyc3.digitaloceanspaces.com/b/restic"],
+                "Secrets": [
+                    {
+                        "SecretName": "main-backup-password-0123456789",
+                        "File": {"Name": "/run/secrets/restic-password", "UID": "0", "GID": "0",
+                                 "Mode": 0o400},
+                    }
+                ],
+                "Configs": [
+                    {
+                        "ConfigName": "main-backup-sprocket-backup-abc",
+                        "File": {"Name": "/usr/local/bin/sprocket-backup", "UID": "0",
+                                 "GID": "0", "Mode": 0o555},
+                    }
+                ],
+                "Mounts": [
+                    {"Type": "volume", "Source": "main-redis-data",
+                     "Target": "/volumes/main-redis-data", "ReadOnly": True}
+                ],
+            },
+            "Placement": {"Constraints": ["node.labels.sprocket.volumes == true"]},
+            "Networks": [{"Target": "n0tw0rk1d"}],
+        },
+    }
+}  # fmt: skip
+
+
+def test_the_job_repeats_the_backups_setup_with_only_the_volume_read_write():
+    args = restore_volume.job_arguments(
+        SERVICE, "main-redis-data", ["restore", "main-redis-data", "latest"], "restore-x"
+    )
+    assert args[:5] == ["--name", "restore-x", "--mode", "replicated-job", "--detach"]
+    pairs = list(itertools.pairwise(args))
+    assert ("--env", SERVICE["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"][0]) in pairs
+    # modes in octal, as the CLI reads them with a leading 0
+    assert (
+        "--secret",
+        "source=main-backup-password-0123456789,target=/run/secrets/restic-password,"
+        "uid=0,gid=0,mode=0400",
+    ) in pairs
+    assert any(a == "--config" and b.endswith("mode=0555") for a, b in pairs)
+    assert ("--constraint", "node.labels.sprocket.volumes == true") in pairs
+    assert ("--network", "n0tw0rk1d") in pairs
+    (mount,) = [b for a, b in pairs if a == "--mount"]
+    assert mount == "type=volume,source=main-redis-data,target=/volumes/main-redis-data"
+    assert "readonly" not in mount
+    assert args[-5:] == [
+        "restic/restic:0.19.1@sha256:" + "0" * 64,
+        "/usr/local/bin/sprocket-backup",
+        "restore",
+        "main-redis-data",
+        "latest",
+    ]
+
+
+def test_listing_mounts_no_volume():
+    args = restore_volume.job_arguments(SERVICE, None, ["snapshots"], "restore-x")
+    assert "--mount" not in args
+
+
+def _run(tmp_path, *args: str, inspect: object) -> subprocess.CompletedProcess:
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "docker").write_text(
+        "#!/bin/sh\n"
+        f"if [ \"$1 $2\" = 'service inspect' ]; then cat <<'EOF'\n{json.dumps(inspect)}\nEOF\n"
+        "exit 0; fi\nexit 1\n"
+    )
+    (fake / "docker").chmod(0o755)
+    return subprocess.run(
+        [sys.executable, "scripts/restore_volume.py", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"},
+        timeout=60,
+    )
+
+
+def test_an_unknown_backup_service_is_named(tmp_path):
+    result = _run(tmp_path, "--backup", "mian-backup", "--volume", "v", inspect=[])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--backup='mian-backup': no such service" in result.stderr
+
+
+def test_a_volume_the_backup_does_not_hold_is_named_with_the_ones_it_does(tmp_path):
+    result = _run(tmp_path, "--backup", "main-backup", "--volume", "main-redis", inspect=[SERVICE])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--volume='main-redis': main-backup does not back it up" in result.stderr
+    assert "['main-redis-data']" in result.stderr
