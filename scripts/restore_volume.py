@@ -73,7 +73,10 @@ def job_arguments(service: dict, volume: str | None, command: list[str], job: st
     with ``volume`` (if any) mounted read-write."""
     task = service["Spec"]["TaskTemplate"]
     container = task["ContainerSpec"]
-    arguments = ["--name", job, "--mode", "replicated-job", "--detach"]
+    # One attempt: a job's task is restarted on failure by default, and a refused restore
+    # would be tried again for ever.
+    arguments = ["--name", job, "--mode", "replicated-job", "--restart-condition", "none"]
+    arguments.append("--detach")
     for item in container.get("Env") or []:
         arguments += ["--env", item]
     # Modes are written with a leading 0: the CLI reads them with strconv.ParseUint(value, 0,
@@ -108,6 +111,7 @@ def run_job(arguments: list[str], job: str) -> tuple[int, str]:
         deadline = time.monotonic() + JOB_TIMEOUT_S
         while True:
             states = docker("service", "ps", job, "--format", "{{.CurrentState}}|{{.Error}}")
+            # its one task (restart condition none: there is never a second)
             state = states.splitlines()[0] if states.strip() else ""
             if state.startswith(("Complete", "Failed", "Rejected")):
                 break

@@ -49,7 +49,10 @@ def test_the_job_repeats_the_backups_setup_with_only_the_volume_read_write():
     args = restore_volume.job_arguments(
         SERVICE, "main-redis-data", ["restore", "main-redis-data", "latest"], "restore-x"
     )
-    assert args[:5] == ["--name", "restore-x", "--mode", "replicated-job", "--detach"]
+    assert args[:7] == [
+        "--name", "restore-x", "--mode", "replicated-job", "--restart-condition", "none",
+        "--detach",
+    ]  # fmt: skip
     pairs = list(itertools.pairwise(args))
     assert ("--env", SERVICE["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"][0]) in pairs
     # modes in octal, as the CLI reads them with a leading 0
