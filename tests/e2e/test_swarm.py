@@ -721,11 +721,22 @@ def test_what_the_provider_reads_back_from_the_engine_is_what_was_written(swarm)
         written = _as_written(service.resource)
         # WHEN the provider's read path flattens the engine's answer into state
         read = read_back(swarm.engine.api.get(f"/services/{service.engine_id}"))
-        # (DEVIATIONS: the rehearsal's socket bind mounts; the image, whose digest the
+        # (DEVIATIONS: the rehearsal's socket and log bind mounts; the image, whose digest the
         # provider would record, is issue-tracked in docs/rehearsal.md)
         for mount in read["task_spec"]["container_spec"]["mounts"] or []:
             if mount["source"] == swarm.engine.socket:
                 mount["source"] = "/var/run/docker.sock"
+            if mount["source"] == f"{swarm.rehearsal.engine_data_root}/containers":
+                mount["source"] = "/var/lib/docker/containers"
+        env = read["task_spec"]["container_spec"]["env"] or {}
+        if "RESTIC_REPOSITORY" in env:  # (DEVIATIONS: Spaces)
+            written_env = written["task_spec"]["container_spec"]["env"]
+            spaces = f"s3:{swarm.rehearsal.spaces.endpoint}/"
+            assert env["RESTIC_REPOSITORY"].startswith(spaces)
+            assert written_env["RESTIC_REPOSITORY"].split(".com/", 1)[1] == (
+                env["RESTIC_REPOSITORY"].removeprefix(spaces)
+            )
+            env["RESTIC_REPOSITORY"] = written_env["RESTIC_REPOSITORY"]
         read["task_spec"]["container_spec"].pop("image")
         del read["mode"]
         compared += 1
