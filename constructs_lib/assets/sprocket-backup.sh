@@ -92,9 +92,15 @@ restore() {
 
 case "${1:-}" in
 schedule)
+    # As the container's first process, sh ignores SIGTERM unless it traps it: without this,
+    # every stop or update would wait out the grace period and end in SIGKILL. The sleep runs
+    # in the background so that the trap fires at once (and ends it); a run in progress is
+    # let finish.
+    trap 'say "stopping"; kill $! 2>/dev/null; exit 0' TERM INT
     say "scheduled daily at $DAILY_AT_UTC UTC"
     while true; do
-        sleep "$(seconds_until "$DAILY_AT_UTC")"
+        sleep "$(seconds_until "$DAILY_AT_UTC")" &
+        wait $!
         run
     done
     ;;

@@ -177,3 +177,30 @@ def test_the_schedule_waits_until_the_next_run(tmp_path, now, at, expected):
     )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) == expected
+
+
+def test_the_schedule_stops_at_once_on_sigterm(backup, tmp_path):
+    """Swarm stops a task with SIGTERM, then SIGKILL after the grace period (10 s here):
+    the scheduled loop, the container's first process, ends at the first."""
+    import signal
+    import time
+
+    script = backup.volumes.parent / "sprocket-backup"
+    process = subprocess.Popen(
+        [BUSYBOX, "sh", str(script), "schedule"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"PATH": os.environ["PATH"], "DAILY_AT_UTC": "03:30"},
+    )
+    try:
+        assert "scheduled daily at 03:30 UTC" in process.stdout.readline()
+        time.sleep(0.5)  # into its wait for the next run (the line comes just before)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=5) == 0
+        assert time.monotonic() - started < 2
+        # the sleep it waited on ended with it: nothing holds its output open
+        assert "stopping" in process.stdout.read()
+    finally:
+        process.kill()
+        process.wait()
