@@ -41,10 +41,16 @@ def build(root: Path = ROOT, outdir: str | None = None, config=None):
             Annotations.of(layer_1).add_warning(warning)
         else:
             print(f"warning: {warning}", file=sys.stderr)
-    layer_2 = Layer2Stack(app, "layer_2", config, layer_1.outputs)
+    layer_2 = Layer2Stack(app, "layer_2", config, cluster.outputs, layer_1.outputs)
     platforms = [
         PlatformStack(
-            app, f"platform-{name}", config, environment, layer_1.outputs, layer_2.outputs
+            app,
+            f"platform-{name}",
+            config,
+            environment,
+            cluster.outputs,
+            layer_1.outputs,
+            layer_2.outputs,
         )
         for name, environment in sorted(config.environments.items())
     ]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from cdktf import TerraformVariable
 from constructs import Construct
 
+from constructs_lib.deployed_value_check import DeployedValueCheck, DeployedValueCheckProps
 from constructs_lib.dns_zone import DnsZone, DnsZoneProps
 from constructs_lib.droplet_firewall import DropletFirewall, DropletFirewallProps
 from constructs_lib.node_volume import NodeVolume, NodeVolumeProps
@@ -34,15 +35,40 @@ from constructs_lib.private_network import PrivateNetwork, PrivateNetworkProps
 from constructs_lib.stack_output import export
 from constructs_lib.swarm_node import SwarmNode, SwarmNodeProps
 from stacks.base import SprocketStack
-from stacks.config import InfraConfig
+from stacks.config import ClusterConfig, InfraConfig
 from stacks.node_bootstrap import manager_cloud_init, volume_device, worker_cloud_init
 
 
 @dataclass(frozen=True)
 class ClusterOutputs:
-    """What layer_1 reads from the cluster stack."""
+    """What later stacks read from the cluster stack."""
 
     manager_ipv4: str
+    # Where the managed PostgreSQL cluster answers. The stacks that use them are synthesized
+    # with config/cluster.yaml postgres.host and port (application config files hash their
+    # content at synthesis) and check them against these at plan time (check_postgres).
+    postgres_host: str
+    postgres_port: str
+
+
+def check_postgres(scope: Construct, cluster: ClusterConfig, outputs: ClusterOutputs) -> None:
+    """Stop the plan of a stack synthesized with another database host or port than the
+    cluster stack's (a rebuilt cluster, a copy mistake), naming the field to set."""
+    postgres = cluster.postgres
+    for field, expected, deployed, output in (
+        ("host", postgres.host, outputs.postgres_host, "PostgresHost"),
+        ("port", str(postgres.port), outputs.postgres_port, "PostgresPort"),
+    ):
+        DeployedValueCheck(
+            scope,
+            f"postgres_{field}_check",
+            DeployedValueCheckProps(
+                field=f"config/cluster.yaml postgres.{field}",
+                expected=expected,
+                deployed=deployed,
+                source=f"the cluster stack's output {output}",
+            ),
+        )
 
 
 def node_id(name: str) -> str:
@@ -144,4 +170,8 @@ class ClusterStack(SprocketStack):
         export(self, "ManagerIpv4", manager.public_ipv4, "The manager's public IPv4 address")
         export(self, "PostgresHost", database.host, "Managed PostgreSQL host (postgres.host)")
         export(self, "PostgresPort", database.port, "Managed PostgreSQL port")
-        self.outputs = ClusterOutputs(manager_ipv4=manager.public_ipv4)
+        self.outputs = ClusterOutputs(
+            manager_ipv4=manager.public_ipv4,
+            postgres_host=database.host,
+            postgres_port=database.port,
+        )

@@ -103,7 +103,7 @@ class Layer1Stack(SprocketStack):
             acme_email=cluster.acme_email,
             swarm_endpoint=socket_proxy.endpoint,
             ingress_network=INGRESS_NETWORK,
-            admin_networks=cluster.admin_networks,
+            admin_networks=cluster.admin_sources,
             rate_limit_average=cluster.edge.rate_limit_average,
             rate_limit_burst=cluster.edge.rate_limit_burst,
             compress_min_bytes=cluster.edge.compress_min_bytes,

@@ -17,8 +17,9 @@ Contract
   deployed with a token minted from their own role. Redis and RabbitMQ are each
   environment's own, in its platform stack.
 
-    layer_2 = Layer2Stack(app, "layer_2", config, layer_1.outputs)
-    PlatformStack(app, "platform-main", config, environment, layer_1.outputs, layer_2.outputs)
+    layer_2 = Layer2Stack(app, "layer_2", config, cluster.outputs, layer_1.outputs)
+    PlatformStack(app, "platform-main", config, environment, cluster.outputs, layer_1.outputs,
+                  layer_2.outputs)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from constructs_lib.swarm_secret import generated_value_secret
 from constructs_lib.traefik_config import TraefikSettings
 from constructs_lib.vault_config import spaces_endpoint
 from stacks.base import SprocketStack, backup_service_name
+from stacks.cluster import ClusterOutputs, check_postgres
 from stacks.config import InfraConfig
 from stacks.contracts import EnvironmentNames, Layer1Outputs, Layer2Outputs
 from stacks.shared_services.gatus import Gatus, GatusProps, Probe
@@ -56,10 +58,17 @@ METRICS_SOCKET_NETWORK = "metrics-socket"
 
 class Layer2Stack(SprocketStack):
     def __init__(
-        self, scope: Construct, id: str, config: InfraConfig, layer_1: Layer1Outputs
+        self,
+        scope: Construct,
+        id: str,
+        config: InfraConfig,
+        cluster_outputs: ClusterOutputs,
+        layer_1: Layer1Outputs,
     ) -> None:
         super().__init__(scope, id, config.cluster, random=True)
         cluster, images = config.cluster, stack_images(self, config.images)
+        # Grafana, n8n and Gatus are synthesized with postgres.host and port.
+        check_postgres(self, cluster, cluster_outputs)
         use_vault(self, layer_1.vault_address)
 
         # "Default" keeps Vault's resources at the addresses they had at stack scope

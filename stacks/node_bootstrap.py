@@ -9,7 +9,9 @@ configurations (docs/decisions/deploy-path.md).
 - ``worker.cloud-init.yaml``: Docker with rotated logs, joining the Swarm with a token given
   when the file is used (never one in the repository);
 - ``tunnel-<peer>.conf``: each peer's wg-quick configuration (its private key read from a
-  file it keeps), once the manager's public key is in config/cluster.yaml.
+  file it keeps), once the manager's public key is in config/cluster.yaml;
+- ``tunnel-hosts``: the ``/etc/hosts`` line that sends the admin UIs' names (Vault's API
+  among them) to the manager's tunnel address, where Traefik answers too.
 
     files = bootstrap_files(config.cluster)   # {relative path: text}
 """
@@ -88,6 +90,15 @@ def peer_tunnel_conf(
         f"AllowedIPs = {tunnel.manager_address}/32\n"
         f"PersistentKeepalive = {KEEPALIVE_S}\n"
     )
+
+
+def tunnel_hosts(cluster: ClusterConfig) -> str:
+    """The ``/etc/hosts`` line of a peer: the admin UIs at the manager's tunnel address.
+    Traefik binds the node's ports 80 and 443 in host mode (stacks/layer_1.py), so it
+    answers on the tunnel address as on the public one, with the same certificates; the
+    client's address it sees is the peer's tunnel address, which the admin allowlist lists
+    (ClusterConfig.admin_sources)."""
+    return f"{cluster.deploy_tunnel.manager_address} {' '.join(cluster.admin_hosts)}\n"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -211,6 +222,8 @@ def bootstrap_files(cluster: ClusterConfig, endpoint: str = "<manager public IPv
             cluster.deploy_tunnel
         ),
     }
+    if cluster.deploy_tunnel.peers:
+        files["tunnel-hosts"] = tunnel_hosts(cluster)
     if cluster.deploy_tunnel.manager_public_key:
         for peer in cluster.deploy_tunnel.peers:
             files[f"tunnel-{peer.name}.conf"] = peer_tunnel_conf(

@@ -33,6 +33,7 @@ from constructs_lib.vault_secret_mount import VaultSecretMount, VaultSecretMount
 from stacks import applications as apps
 from stacks.applications.catalog import Secret, Uses
 from stacks.base import SprocketStack
+from stacks.cluster import ClusterOutputs, check_postgres
 from stacks.config import EnvironmentConfig, InfraConfig
 from stacks.contracts import EnvironmentNames, Layer1Outputs, Layer2Outputs, VaultRef
 from stacks.legacy import LegacyPlatform
@@ -65,6 +66,7 @@ class PlatformStack(SprocketStack):
         id: str,
         config: InfraConfig,
         environment: EnvironmentConfig,
+        cluster_outputs: ClusterOutputs,
         layer_1: Layer1Outputs,
         layer_2: Layer2Outputs,
     ) -> None:
@@ -78,6 +80,8 @@ class PlatformStack(SprocketStack):
         )
         cluster = config.cluster
         names = EnvironmentNames(environment.name)
+        # The applications' config files are synthesized with postgres.host and port.
+        check_postgres(self, cluster, cluster_outputs)
         # Deployed with a token minted from this environment's role (VAULT_TOKEN, README):
         # no token is read from another stack. Every Vault secret below grants itself to the
         # environment's policy, which layer_2 writes from these grants.

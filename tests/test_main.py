@@ -206,7 +206,7 @@ def test_cdktf_cli_refuses_a_platform_deploy_before_the_layers_it_reads(tmp_path
         r"The following dependencies are not included in the stacks to run: ([\w, ]+)\.",
         result.stdout + result.stderr,
     )
-    assert found and sorted(found.group(1).split(", ")) == ["layer_1", "layer_2"]
+    assert found and sorted(found.group(1).split(", ")) == ["cluster", "layer_1", "layer_2"]
     assert not (tmp_path / "o" / "stacks" / platform / ".terraform").exists()
 
 
@@ -216,9 +216,10 @@ def test_stack_dependencies_follow_the_deploy_order(synth_dir):
     manifest = json.loads((synth_dir / "manifest.json").read_text())["stacks"]
     assert manifest["cluster"]["dependencies"] == []
     assert manifest["layer_1"]["dependencies"] == ["cluster"]
-    assert manifest["layer_2"]["dependencies"] == ["layer_1"]
+    assert sorted(manifest["layer_2"]["dependencies"]) == ["cluster", "layer_1"]
     for platform in PLATFORM_STACKS:
-        assert sorted(manifest[platform]["dependencies"]) == ["layer_1", "layer_2"], platform
+        expected = ["cluster", "layer_1", "layer_2"]
+        assert sorted(manifest[platform]["dependencies"]) == expected, platform
 
 
 def test_a_deploy_tunnel_without_peers_or_key_is_a_loud_warning_not_an_error(
@@ -245,17 +246,24 @@ def test_a_deploy_tunnel_without_peers_or_key_is_a_loud_warning_not_an_error(
     assert not any("deploy_tunnel" in w for w in load_config(project).warnings())
 
 
-def test_an_empty_admin_network_list_is_a_loud_warning_not_an_error(project, tmp_path):
+def test_no_admin_network_and_no_tunnel_peer_is_a_loud_warning_not_an_error(project):
     from stacks.config import load_config
 
-    # GIVEN the shipped configuration, whose admin_networks is empty
-    (warning,) = (w for w in load_config(project).warnings() if "admin_networks" in w)
+    def admin_warnings():
+        return [w for w in load_config(project).warnings() if "admin UIs" in w]
+
+    # GIVEN the shipped configuration: no admin network and no tunnel peer
+    (warning,) = admin_warnings()
     # THEN it says the admin UIs, Vault's API included, answer nobody
     assert "answer 403 to every address, Vault's API included" in warning
     cluster = project / "config" / "cluster.yaml"
     data = yaml.safe_load(cluster.read_text())
+    # WHEN there is a tunnel peer (it reaches them through the tunnel), or an admin network
+    peer = {"name": "ci", "public_key": "A" * 43 + "=", "address": "10.200.0.2"}
+    cluster.write_text(yaml.safe_dump({**data, "deploy_tunnel": {"peers": [peer]}}))
+    assert admin_warnings() == []
     cluster.write_text(yaml.safe_dump({**data, "admin_networks": ["198.51.100.0/24"]}))
-    assert not any("admin_networks" in w for w in load_config(project).warnings())
+    assert admin_warnings() == []
 
 
 def test_every_stack_requires_a_terraform_with_the_lockfile_and_keeps_its_own_state(stacks):

@@ -14,6 +14,8 @@ import yaml
 from tests.conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+# Vault's and the admin UIs' names resolve to the manager's tunnel address.
+HOSTS_THROUGH_TUNNEL = "scripts/tunnel_config.py --hosts | sudo tee -a /etc/hosts"
 
 
 def actionlint() -> str:
@@ -192,6 +194,8 @@ def test_deploys_run_in_order_one_at_a_time_after_approval_and_drift_is_reported
     assert tunnel < names.index("Deploy every stack in order")
     assert deploy["env"]["DOCKER_HOST"] == "ssh://root@10.200.0.1"
     assert "scripts/tunnel_config.py deploy" in steps[tunnel]["run"]
+    # and Vault's API (the providers' address) is reached through it as well
+    assert HOSTS_THROUGH_TUNNEL in steps[tunnel]["run"]
     # secrets only in the steps that use them, none before the synthesis
     synth = names.index("make synth cli")
     assert not any("secrets." in json.dumps(step) for step in steps[: synth + 1])
@@ -205,5 +209,6 @@ def test_the_plan_review_reaches_the_manager_through_the_tunnel_with_mains_confi
     # after the guard, from main's scripts and configuration, never the pull request's files
     assert steps.index(tunnel) > guard
     assert "scripts/tunnel_config.py plan" in tunnel["run"] and "review/" not in tunnel["run"]
+    assert HOSTS_THROUGH_TUNNEL in tunnel["run"]
     plan = next(s for s in steps if s.get("name") == "Plan every stack")
     assert plan["env"]["DOCKER_HOST"] == "ssh://root@10.200.0.1"

@@ -38,8 +38,9 @@ class PostgresConfig(_Model):
     # Name of the DigitalOcean managed PostgreSQL cluster (the cluster stack owns it);
     # layer_2 and the platform stacks create their databases in it.
     cluster_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
-    # The cluster's host name and port, as the cluster stack's outputs postgres_host and
-    # postgres_port give them after its first apply (DigitalOcean chooses the host name).
+    # The cluster's host name and port, as the cluster stack's outputs PostgresHost and
+    # PostgresPort give them after its first apply (DigitalOcean chooses the host name). The
+    # stacks that use them check them against those outputs at plan time (check_postgres).
     host: Hostname
     port: Port
     # Default: "db-s-1vcpu-2gb", one node, PostgreSQL 16. A larger size or more nodes resize
@@ -159,6 +160,11 @@ class VaultConfig(_Model):
             raise ValueError("root_token_pgp_key is required when pgp_keys are set")
         return self
 
+
+# The admin UIs' host prefixes: Traefik's dashboard, Vault (its UI and API), Grafana, n8n and
+# Gatus. Each is routed with the admin allowlist (tests/stacks/test_deploy_tunnel_hosts.py
+# holds this list to the synthesized routes).
+ADMIN_UI_PREFIXES = ("traefik", "vault", "grafana", "n8n", "gatus")
 
 WIREGUARD_KEY = r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$"
 
@@ -300,6 +306,20 @@ class ClusterConfig(_Model):
     def host(self, prefix: str | None = None) -> str:
         """``<prefix>.<hostname>``, or the bare hostname."""
         return f"{prefix}.{self.hostname}" if prefix else self.hostname
+
+    @property
+    def admin_hosts(self) -> tuple[str, ...]:
+        """The host names of the admin UIs (each route with the admin allowlist)."""
+        return tuple(self.host(prefix) for prefix in ADMIN_UI_PREFIXES)
+
+    @property
+    def admin_sources(self) -> tuple[str, ...]:
+        """What the admin UIs answer: ``admin_networks``, and each deploy-tunnel peer's own
+        tunnel address. Through the tunnel a peer's packets carry that address, and the
+        manager accepts a packet from a peer only with the source its key is listed with
+        (WireGuard's cryptokey routing: AllowedIPs), so the address names the key."""
+        peers = tuple(f"{peer.address}/32" for peer in self.deploy_tunnel.peers)
+        return tuple(dict.fromkeys((*self.admin_networks, *peers)))
 
     def state_backend(self, stack: str):
         """Where ``stack`` keeps its Terraform state: one object per stack in the state bucket."""

@@ -48,11 +48,12 @@ class InfraConfig(_Model):
                 "peer's tunnel configuration is written: set it from the manager's "
                 "/etc/wireguard/wg0.pub (docs/runbook-rebuild.md)."
             )
-        if not self.cluster.admin_networks:
+        if not self.cluster.admin_sources:
             found.append(
-                "config/cluster.yaml: admin_networks is empty, so the admin UIs (Traefik's "
-                "dashboard, Vault, Grafana, n8n, Gatus) answer 403 to every address, Vault's API "
-                "included: list the admin and deploy-runner networks before deploying layer_2."
+                "config/cluster.yaml: admin_networks and deploy_tunnel.peers are empty, so the "
+                "admin UIs (Traefik's dashboard, Vault, Grafana, n8n, Gatus) answer 403 to every "
+                "address, Vault's API included: list the operators and the deploy job as tunnel "
+                "peers before deploying layer_2."
             )
         return found
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -64,8 +64,22 @@ def backend() -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def traefik(tmp_path: Path, dynamic: str, backend_port: int) -> Iterator[int]:
-    port = _free_port()
+def traefik(
+    tmp_path: Path,
+    dynamic: str,
+    backend_port: int,
+    *,
+    admin_host: str = "admin.test",
+    listen: str = "127.0.0.1",
+    port: int | None = None,
+    prefix: Sequence[str] = (),
+    ready: Callable[[int], bool] | None = None,
+) -> Iterator[int]:
+    """Traefik with ``dynamic`` and two routers to the backend: ``admin_host`` behind the
+    admin allowlist, ``public.test`` without it. ``prefix`` runs it another way (in a
+    network namespace); ``ready(port)`` says when it serves (default: public.test answers)."""
+    port = port or _free_port()
+    ready = ready or (lambda port: status(port, "public.test", "127.0.0.1") == 200)
     providers = tmp_path / "dynamic"
     providers.mkdir()
     (providers / "synthesized.yml").write_text(dynamic)
@@ -76,7 +90,7 @@ def traefik(tmp_path: Path, dynamic: str, backend_port: int) -> Iterator[int]:
                 "http": {
                     "routers": {
                         "admin": {
-                            "rule": "Host(`admin.test`)",
+                            "rule": f"Host(`{admin_host}`)",
                             "entryPoints": ["web"],
                             "middlewares": [f"{ADMIN_ALLOWLIST_MIDDLEWARE}@file"],
                             "service": "backend",
@@ -97,7 +111,7 @@ def traefik(tmp_path: Path, dynamic: str, backend_port: int) -> Iterator[int]:
         yaml.safe_dump(
             {
                 "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
-                "entryPoints": {"web": {"address": f"127.0.0.1:{port}"}},
+                "entryPoints": {"web": {"address": f"{listen}:{port}"}},
                 "providers": {"file": {"directory": str(providers), "watch": False}},
                 "log": {"level": "ERROR"},
             }
@@ -105,11 +119,11 @@ def traefik(tmp_path: Path, dynamic: str, backend_port: int) -> Iterator[int]:
     )
     log = (tmp_path / "traefik.log").open("wb")
     process = subprocess.Popen(
-        [str(TRAEFIK), f"--configFile={static}"], stdout=log, stderr=subprocess.STDOUT
+        [*prefix, str(TRAEFIK), f"--configFile={static}"], stdout=log, stderr=subprocess.STDOUT
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while status(port, "public.test", "127.0.0.1") != 200:
+        while not ready(port):
             assert process.poll() is None, (tmp_path / "traefik.log").read_text()
             assert time.monotonic() < deadline, (tmp_path / "traefik.log").read_text()
             time.sleep(0.2)

@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from constructs_lib.traefik_config import TraefikSettings, render_dynamic_config
 from stacks.config import DeployTunnelConfig, TunnelPeer
-from stacks.node_bootstrap import manager_tunnel_conf, peer_tunnel_conf
+from stacks.node_bootstrap import manager_tunnel_conf, peer_tunnel_conf, tunnel_hosts
+from tests.conftest import CONFIG
+from tests.e2e.test_admin_allowlist import traefik
 
 TOOLS = ("wg", "wg-quick", "wireguard-go", "ip")
 PORT = 2222  # a stand-in for SSH on the manager's tunnel address
@@ -126,7 +129,7 @@ def tunnel(tmp_path_factory):
             )
         )
         time.sleep(0.5)
-        yield config, namespaces, names, files
+        yield config, namespaces, names, files, underlay
     finally:
         for server in servers:
             server.terminate()
@@ -143,7 +146,7 @@ def connect(ns: str, address: str, wait_s: float) -> str:
 
 
 def test_a_listed_peer_reaches_the_manager_through_the_tunnel(tunnel):
-    config, namespaces, _, _ = tunnel
+    config, namespaces, *_ = tunnel
     # The first handshake may wait for WireGuard's retry (5 s): allow for two.
     deadline, answer = time.monotonic() + 15, ""
     while time.monotonic() < deadline and answer != "manager":
@@ -152,7 +155,7 @@ def test_a_listed_peer_reaches_the_manager_through_the_tunnel(tunnel):
 
 
 def test_a_key_the_manager_does_not_list_gets_no_handshake_and_no_connection(tunnel):
-    config, namespaces, names, _ = tunnel
+    config, namespaces, names, *_ = tunnel
     answer = connect(namespaces["intruder"], str(config.manager_address), 8)
     assert answer.startswith("refused"), answer
     handshakes = in_ns(
@@ -162,8 +165,74 @@ def test_a_key_the_manager_does_not_list_gets_no_handshake_and_no_connection(tun
 
 
 def test_only_the_managers_tunnel_address_is_routed_through_a_peer(tunnel):
-    config, namespaces, names, files = tunnel
+    config, namespaces, names, files, _ = tunnel
     # A deploy job's or an operator's other traffic stays on its own network.
     allowed = in_ns(namespaces["ci"], "wg", "show", names["ci"], "allowed-ips").stdout.split()
     assert allowed[1:] == [f"{config.manager_address}/32"]
     assert "PrivateKey" not in files["manager"] and "PrivateKey" not in files["ci"]
+
+
+STATUS = """
+import http.client, sys
+try:
+    connection = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=5)
+    connection.request("GET", "/", headers={"Host": sys.argv[3]})
+    print(connection.getresponse().status)
+except OSError as error:
+    print(f"refused: {error}")
+"""
+WEB_PORT = 8080  # Traefik's entrypoint here: plain HTTP (TLS is not what is tested)
+BACKEND_PORT = 8200
+
+
+def http_status(ns: str, address: str, host: str) -> str:
+    """The status of GET / at ``address`` (a name is resolved in ``ns``) for ``host``."""
+    args = (sys.executable, "-c", STATUS, address, str(WEB_PORT), host)
+    return in_ns(ns, *args).stdout.strip()
+
+
+def test_a_peer_reaches_vault_by_its_name_through_the_tunnel_and_the_internet_gets_403(
+    tunnel, tmp_path
+):
+    config, namespaces, _, _, underlay = tunnel
+    cluster = CONFIG.cluster.model_copy(update={"deploy_tunnel": config})
+    vault = cluster.host("vault")
+    # GIVEN the peer's /etc/hosts with the line `tunnel_config.py --hosts` prints (ip netns
+    # exec bind-mounts /etc/netns/<ns>/hosts over /etc/hosts for what it runs)
+    etc = Path("/etc/netns") / namespaces["ci"]
+    etc.mkdir(parents=True)
+    (etc / "hosts").write_text("127.0.0.1 localhost\n" + tunnel_hosts(cluster))
+    # AND on the manager a backend, and real Traefik bound to every address (host mode) with
+    # the admin allowlist rendered from the configuration, in front of it for Vault's name
+    dynamic = render_dynamic_config(TraefikSettings(admin_networks=cluster.admin_sources))
+    manager = ("ip", "netns", "exec", namespaces["manager"])
+    serve = (sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(BACKEND_PORT))
+    backend = subprocess.Popen([*manager, *serve], cwd=tmp_path, stderr=subprocess.DEVNULL)
+    try:
+        with traefik(
+            tmp_path,
+            dynamic,
+            BACKEND_PORT,
+            admin_host=vault,
+            listen="",
+            port=WEB_PORT,
+            prefix=manager,
+            ready=lambda port: (
+                http_status(namespaces["manager"], "127.0.0.1", "public.test") == "200"
+            ),
+        ):
+            # THEN the peer, by Vault's name, goes through the tunnel and is let in
+            deadline, answer = time.monotonic() + 15, ""
+            while time.monotonic() < deadline and answer != "200":
+                answer = http_status(namespaces["ci"], vault, vault)
+            assert answer == "200"
+            # AND the same peer over the Internet (the manager's public address) gets 403,
+            # as does a stranger: only the tunnel address is on the allowlist
+            for role in ("ci", "intruder"):
+                assert http_status(namespaces[role], underlay["manager"], vault) == "403", role
+                # while the public router answers everyone
+                assert http_status(namespaces[role], underlay["manager"], "public.test") == "200"
+    finally:
+        backend.terminate()
+        backend.wait(10)
+        shutil.rmtree(etc)

@@ -117,7 +117,10 @@ def test_the_manager_lists_every_peer_at_its_own_address_and_a_peer_routes_only_
 def test_peer_files_are_written_once_the_managers_key_is_known():
     peers = (TunnelPeer(name="ci", public_key="C" * 42 + "A=", address="10.200.0.2"),)
     without = CONFIG.cluster.model_copy(update={"deploy_tunnel": DeployTunnelConfig(peers=peers)})
-    assert not any(name.startswith("tunnel-") for name in bootstrap_files(without))
+    files = bootstrap_files(without)
+    assert not any(name.startswith("tunnel-") and name.endswith(".conf") for name in files)
+    # the hosts line needs no key: the admin UIs' names at the manager's tunnel address
+    assert files["tunnel-hosts"].startswith("10.200.0.1 traefik.sprocket.mlesports.gg ")
     known = CONFIG.cluster.model_copy(
         update={"deploy_tunnel": DeployTunnelConfig(peers=peers, manager_public_key=KEY)}
     )

@@ -125,6 +125,9 @@ def test_the_context_shows_what_outside_the_swarm_the_stacks_use(stacks):
     reads = {(a, b) for a, kind, _, b in edges if kind == "-.->"}
     assert reads == {
         ("stack_layer_1", "stack_cluster"),
+        # the database host check (stacks/cluster.py check_postgres)
+        ("stack_layer_2", "stack_cluster"),
+        ("stack_platform", "stack_cluster"),
         ("stack_layer_2", "stack_layer_1"),
         ("stack_platform", "stack_layer_1"),
         ("stack_platform", "stack_layer_2"),

@@ -53,3 +53,23 @@ def test_names_every_mistake_at_once_without_a_traceback(tmp_path):
         "config/cluster.yaml: deploy_tunnel.manager_public_key is not set "
         "(docs/runbook-rebuild.md, step 3)",
     ]
+
+
+def test_prints_the_hosts_line_that_sends_the_admin_uis_through_the_tunnel(tmp_path):
+    peer = {"name": "deploy", "public_key": "C" * 42 + "A=", "address": "10.200.0.2"}
+    root = project(
+        tmp_path, {"network": "10.201.0.0/24", "peers": [{**peer, "address": "10.201.0.2"}]}
+    )
+    result = run(root, "--hosts")
+    assert result.returncode == 0, result.stderr
+    # the manager's tunnel address, then every admin UI's name
+    assert result.stdout == (
+        "10.201.0.1 traefik.sprocket.mlesports.gg vault.sprocket.mlesports.gg "
+        "grafana.sprocket.mlesports.gg n8n.sprocket.mlesports.gg gatus.sprocket.mlesports.gg\n"
+    )
+
+
+def test_without_a_peer_or_hosts_it_says_what_to_give(tmp_path):
+    result = run(project(tmp_path, None))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "give a peer and the manager's address, or --hosts" in result.stderr

@@ -7,6 +7,7 @@ import re
 
 import yaml
 
+from constructs_lib.traefik_config import TraefikSettings, render_dynamic_config
 from constructs_lib.validation import image_problem
 from tests.conftest import (
     CONFIG,
@@ -145,22 +146,51 @@ def test_dashboard_route_requires_authentication(layer_1):
 def test_every_admin_ui_answers_the_admin_networks_only(layer_1, layer_2):
     from tests.conftest import config_content
 
-    # GIVEN the routers of the admin UIs
-    routers = {}
+    # GIVEN the routers of the admin UIs, and their hosts
+    routers, hosts = {}, {}
     for document in (layer_1, layer_2):
         for service in services(document).values():
             labels = service_labels(service)
             for key, value in labels.items():
                 if key.startswith("traefik.http.routers.") and key.endswith(".middlewares"):
-                    routers[key.split(".")[3]] = value.split(",")
+                    router = key.split(".")[3]
+                    routers[router] = value.split(",")
+                    rule = labels[f"traefik.http.routers.{router}.rule"]
+                    hosts[router] = re.fullmatch(r"Host\(`([^`]+)`\)", rule).group(1)
     # THEN each carries the allowlist first
     for name in ("traefik-dashboard", "vault", "grafana", "n8n", "gatus"):
         assert routers[name][0] == "admin-allowlist@file", name
-    # AND the allowlist is the configured networks; none configured, no client at all
+    # AND the hosts behind it are exactly the ones the tunnel's hosts line names
+    allowlisted = {hosts[r] for r, chain in routers.items() if "admin-allowlist@file" in chain}
+    assert allowlisted == set(CONFIG.cluster.admin_hosts)
+    # AND the allowlist is the configured sources; none configured, no client at all
     traefik = services(layer_1)["traefik"]
     dynamic = yaml.safe_load(config_content(layer_1, traefik, "/etc/traefik/dynamic.yml"))
     allow = dynamic["http"]["middlewares"]["admin-allowlist"]["ipAllowList"]["sourceRange"]
-    assert allow == (list(CONFIG.cluster.admin_networks) or ["127.0.0.1/32"])
+    assert allow == (list(CONFIG.cluster.admin_sources) or ["127.0.0.1/32"])
+
+
+def test_the_admin_uis_answer_each_tunnel_peer_by_its_tunnel_address():
+    from stacks.config import DeployTunnelConfig, TunnelPeer
+
+    # GIVEN an admin network and two tunnel peers, one of them also listed as a network
+    peers = (
+        TunnelPeer(name="deploy", public_key="A" * 43 + "=", address="10.200.0.2"),
+        TunnelPeer(name="ops", public_key="B" * 42 + "A=", address="10.200.0.3"),
+    )
+    cluster = CONFIG.cluster.model_copy(
+        update={
+            "admin_networks": ("198.51.100.0/24", "10.200.0.3/32"),
+            "deploy_tunnel": DeployTunnelConfig(peers=peers),
+        }
+    )
+    # THEN each peer's own /32 is let in (once), and not the tunnel's whole network
+    assert cluster.admin_sources == ("198.51.100.0/24", "10.200.0.3/32", "10.200.0.2/32")
+    dynamic = yaml.safe_load(
+        render_dynamic_config(TraefikSettings(admin_networks=cluster.admin_sources))
+    )
+    allow = dynamic["http"]["middlewares"]["admin-allowlist"]["ipAllowList"]["sourceRange"]
+    assert allow == list(cluster.admin_sources)
 
 
 def test_vault_ui_is_routed_over_tls(layer_1):

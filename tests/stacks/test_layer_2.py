@@ -76,10 +76,15 @@ def test_only_services_with_a_web_ui_join_the_ingress_network_and_all_are_routed
 
 
 def test_the_ingress_network_comes_from_layer_1_through_remote_state(layer_2):
-    (remote,) = layer_2["data"]["terraform_remote_state"].values()
-    assert remote["backend"] == "s3"
-    assert remote["config"]["key"] == "sprocket-infra/layer_1.tfstate"
-    assert remote["config"]["bucket"] == "sprocket-terraform-state"
+    # and the database host check reads the cluster's (stacks/cluster.py check_postgres)
+    remotes = layer_2["data"]["terraform_remote_state"].values()
+    assert sorted(r["config"]["key"] for r in remotes) == [
+        "sprocket-infra/cluster.tfstate",
+        "sprocket-infra/layer_1.tfstate",
+    ]
+    for remote in remotes:
+        assert remote["backend"] == "s3"
+        assert remote["config"]["bucket"] == "sprocket-terraform-state"
 
 
 def test_every_service_is_pinned_limited_and_rolls_back(layer_2):

@@ -241,7 +241,9 @@ def test_apps_share_their_environments_network_and_only_analytics_joins_monitori
         assert f"{env}-platform" in nets and "platform-network" not in nets, app
         assert ("monitoring-network" in nets) == (app == "analytics"), app
     remote = document["data"]["terraform_remote_state"]
+    # the layers, and the cluster only for the database host check (stacks/cluster.py)
     assert {r["config"]["key"] for r in remote.values()} == {
+        "sprocket-infra/cluster.tfstate",
         "sprocket-infra/layer_1.tfstate",
         "sprocket-infra/layer_2.tfstate",
     }
