@@ -25,16 +25,19 @@ CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 # images), Docker Engine (the rehearsal's real swarm, tests/e2e/test_swarm.py), HAProxy (its
 # socket proxy image), chromium (mermaid-cli's browser, tests/e2e/test_diagram_render.py),
 # envsubst (the worker's cloud-init) and restic (the volume backups' script and the rehearsal's
-# backup image, tests/e2e/test_backup_script.py).
+# backup image, tests/e2e/test_backup_script.py), and the OpenSSH client (the deploy tunnel test).
 SYSTEM_TOOLS := busybox:busybox redis-server:redis-server rabbitmq-server:rabbitmq-server \
   dockerd:docker.io haproxy:haproxy chromium,google-chrome:chromium envsubst:gettext-base \
-  restic:restic
+  restic:restic ssh:openssh-client
 # Installed without recommends (wireguard-tools recommends a kernel image): wg, wg-quick and
 # the userspace wireguard-go (tests/e2e/test_deploy_tunnel.py).
 TUNNEL_TOOLS := wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2
 # Debian's cloud-init, unpacked but not installed (installed, it would run at the next boot):
 # its schema checks the nodes' cloud-init files (tests/e2e/test_cloud_init.py).
 CLOUD_INIT_STAMP := .build/cloud-init/.unpacked
+# Debian's OpenSSH server, likewise unpacked and not installed, behind the deploy tunnel in
+# tests/e2e/test_deploy_tunnel.py; with the privilege-separation user its package would make.
+OPENSSH_STAMP := .build/openssh-server/.unpacked
 
 .PHONY: help synth cli test bench diagram diagram-images refresh synth-diff format clean system-tools
 
@@ -75,6 +78,16 @@ $(CLOUD_INIT_STAMP):
 	  dpkg-deb -x cloud-init_*.deb cloud-init && rm -f cloud-init_*.deb
 	touch $@
 
+$(OPENSSH_STAMP):
+	@echo "unpacking Debian's openssh-server into .build/openssh-server (first run only)"
+	mkdir -p .build/openssh-server && cd .build && rm -f openssh-server_*.deb && \
+	  { apt-get download openssh-server 2>/dev/null || \
+	    { apt-get update -qq && apt-get download openssh-server; }; } && \
+	  dpkg-deb -x openssh-server_*.deb openssh-server && rm -f openssh-server_*.deb
+	getent passwd sshd >/dev/null || useradd --system --no-create-home --home-dir /run/sshd \
+	  --shell /usr/sbin/nologin sshd
+	touch $@
+
 system-tools:
 	@missing=""; for pair in $(TUNNEL_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
@@ -107,7 +120,8 @@ synth: $(SYNTH_STAMP)
 cli: $(NPM_STAMP)
 
 ## Run the whole test suite, lint included.
-test: $(DEV_STAMP) $(NPM_STAMP) $(RENDER_STAMP) $(CHECKOV_STAMP) $(CLOUD_INIT_STAMP) system-tools
+test: $(DEV_STAMP) $(NPM_STAMP) $(RENDER_STAMP) $(CHECKOV_STAMP) $(CLOUD_INIT_STAMP) $(OPENSSH_STAMP) \
+  system-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadfile

@@ -196,6 +196,11 @@ def test_deploys_run_in_order_one_at_a_time_after_approval_and_drift_is_reported
     assert "scripts/tunnel_config.py deploy" in steps[tunnel]["run"]
     # and Vault's API (the providers' address) is reached through it as well
     assert HOSTS_THROUGH_TUNNEL in steps[tunnel]["run"]
+    # the periodic deploy token is renewed on every run, scheduled ones included, through it
+    renew = names.index("Renew the deploy token")
+    assert tunnel < renew < names.index("Deploy every stack in order")
+    assert "if" not in steps[renew] and "auth/token/renew-self" in steps[renew]["run"]
+    assert steps[renew]["env"] == {"VAULT_TOKEN": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}
     # secrets only in the steps that use them, none before the synthesis
     synth = names.index("make synth cli")
     assert not any("secrets." in json.dumps(step) for step in steps[: synth + 1])

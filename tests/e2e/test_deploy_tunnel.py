@@ -1,8 +1,11 @@
 """The deploy tunnel on real WireGuard: the manager's and the peers' wg-quick configurations
 as stacks/node_bootstrap.py writes them, brought up by wg-quick in network namespaces of
 their own on this machine (the kernel here has no WireGuard module, so wg-quick runs the
-userspace wireguard-go, as it says). A listed peer reaches a TCP port on the manager's tunnel
-address; a key the manager does not list gets no handshake and no connection.
+userspace wireguard-go, as it says). Behind the manager's tunnel address runs real OpenSSH
+(Debian's sshd, unpacked by `make test`), as on the manager: a listed peer logs in as root
+with its key, the way deploys use DOCKER_HOST=ssh://root@10.200.0.1; a key the manager does
+not list gets no handshake and no connection. Real Traefik answers there too, for Vault's
+name.
 
 Namespaces stand in for the manager and the peers' machines; the veth pair between them for
 the Internet. No packet leaves this machine.
@@ -22,11 +25,25 @@ import pytest
 from constructs_lib.traefik_config import TraefikSettings, render_dynamic_config
 from stacks.config import DeployTunnelConfig, TunnelPeer
 from stacks.node_bootstrap import manager_tunnel_conf, peer_tunnel_conf, tunnel_hosts
-from tests.conftest import CONFIG
+from tests.conftest import CONFIG, ROOT
 from tests.e2e.test_admin_allowlist import traefik
 
-TOOLS = ("wg", "wg-quick", "wireguard-go", "ip")
-PORT = 2222  # a stand-in for SSH on the manager's tunnel address
+TOOLS = ("wg", "wg-quick", "wireguard-go", "ip", "ssh", "ssh-keygen")
+# Debian's OpenSSH server, unpacked (not installed: installed, it would start at every boot)
+# by `make test`, which also makes its privilege-separation user as the package does.
+SSHD = ROOT / ".build" / "openssh-server" / "usr" / "sbin" / "sshd"
+PORT = 22
+SSHD_CONFIG = """\
+Port 22
+HostKey {work}/ssh_host_ed25519_key
+AuthorizedKeysFile {work}/authorized_keys
+PidFile {work}/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+"""
 
 
 def sh(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -51,18 +68,21 @@ CONNECT = """
 import socket, sys
 try:
     with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])) as s:
-        print(s.recv(16).decode())
+        print(s.recv(64).decode().split("-")[:2])
 except OSError as error:
     print(f"refused: {error}")
 """
-SERVE = """
-import socket, sys
-server = socket.create_server((sys.argv[1], int(sys.argv[2])))
-while True:
-    connection, _ = server.accept()
-    connection.sendall(b"manager")
-    connection.close()
-"""
+SSH_BANNER = "['SSH', '2.0']"
+
+
+def sshd_ready() -> None:
+    assert SSHD.exists(), (
+        f"make test unpacks Debian's openssh-server into {SSHD.parent.parent.parent}"
+    )
+    assert sh("getent", "passwd", "sshd", check=False).returncode == 0, (
+        "make test creates the user sshd (OpenSSH's privilege separation), as the package does"
+    )
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -113,23 +133,23 @@ def tunnel(tmp_path_factory):
             conf.chmod(0o600)
             up = in_ns(namespaces[role], "wg-quick", "up", str(conf), check=False)
             assert up.returncode == 0, up.stderr
+        sshd_ready()
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "ssh_host_ed25519_key"))
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "id_ed25519"))
+        (work / "authorized_keys").write_text((work / "id_ed25519.pub").read_text())
+        host_key = (work / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+        (work / "known_hosts").write_text(f"{config.manager_address} {' '.join(host_key)}\n")
+        (work / "sshd_config").write_text(SSHD_CONFIG.format(work=work))
         servers.append(
             subprocess.Popen(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    namespaces["manager"],
-                    sys.executable,
-                    "-c",
-                    SERVE,
-                    str(config.manager_address),
-                    str(PORT),
-                ]
+                ["ip", "netns", "exec", namespaces["manager"], str(SSHD), "-D", "-e",
+                 "-f", str(work / "sshd_config")],
+                stdout=subprocess.DEVNULL,
+                stderr=(work / "sshd.log").open("wb"),
             )
-        )
+        )  # fmt: skip
         time.sleep(0.5)
-        yield config, namespaces, names, files, underlay
+        yield config, namespaces, names, files, underlay, work
     finally:
         for server in servers:
             server.terminate()
@@ -149,9 +169,23 @@ def test_a_listed_peer_reaches_the_manager_through_the_tunnel(tunnel):
     config, namespaces, *_ = tunnel
     # The first handshake may wait for WireGuard's retry (5 s): allow for two.
     deadline, answer = time.monotonic() + 15, ""
-    while time.monotonic() < deadline and answer != "manager":
+    while time.monotonic() < deadline and answer != SSH_BANNER:
         answer = connect(namespaces["ci"], str(config.manager_address), 3)
-    assert answer == "manager"
+    assert answer == SSH_BANNER
+
+
+def test_a_listed_peer_logs_in_to_the_managers_sshd_as_root_with_its_key(tunnel):
+    config, namespaces, *_, work = tunnel
+    # as `DOCKER_HOST=ssh://root@10.200.0.1` does: key only, the host key known beforehand
+    login = in_ns(
+        namespaces["ci"], "ssh", "-F", "none", "-i", str(work / "id_ed25519"),
+        "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+        "-o", f"UserKnownHostsFile={work / 'known_hosts'}", "-o", "ConnectTimeout=10",
+        f"root@{config.manager_address}", "echo", "through-the-tunnel",
+        check=False, timeout=60,
+    )  # fmt: skip
+    assert login.returncode == 0, login.stderr + (work / "sshd.log").read_text()
+    assert login.stdout == "through-the-tunnel\n"
 
 
 def test_a_key_the_manager_does_not_list_gets_no_handshake_and_no_connection(tunnel):
@@ -165,7 +199,7 @@ def test_a_key_the_manager_does_not_list_gets_no_handshake_and_no_connection(tun
 
 
 def test_only_the_managers_tunnel_address_is_routed_through_a_peer(tunnel):
-    config, namespaces, names, files, _ = tunnel
+    config, namespaces, names, files, *_ = tunnel
     # A deploy job's or an operator's other traffic stays on its own network.
     allowed = in_ns(namespaces["ci"], "wg", "show", names["ci"], "allowed-ips").stdout.split()
     assert allowed[1:] == [f"{config.manager_address}/32"]
@@ -194,7 +228,7 @@ def http_status(ns: str, address: str, host: str) -> str:
 def test_a_peer_reaches_vault_by_its_name_through_the_tunnel_and_the_internet_gets_403(
     tunnel, tmp_path
 ):
-    config, namespaces, _, _, underlay = tunnel
+    config, namespaces, _, _, underlay, _ = tunnel
     cluster = CONFIG.cluster.model_copy(update={"deploy_tunnel": config})
     vault = cluster.host("vault")
     # GIVEN the peer's /etc/hosts with the line `tunnel_config.py --hosts` prints (ip netns
