@@ -31,6 +31,7 @@ from constructs import Construct
 
 from constructs_lib.errors import raise_if
 from constructs_lib.overlay_network import OverlayNetwork, OverlayNetworkProps
+from constructs_lib.service_roles import ROLE_LABEL, VOLUME_BACKUP
 from constructs_lib.spaces_bucket import SpacesBucket, SpacesBucketProps
 from constructs_lib.swarm_secret import SwarmSecret, SwarmSecretProps, text_value
 from constructs_lib.swarm_service import (
@@ -157,6 +158,8 @@ class VolumeBackup(Construct):
                     ExistingVolumeMount(source=source, target=f"{VOLUMES_DIR}/{name}")
                     for name, source in sorted(props.volumes.items())
                 ],
+                # What tools (scripts/diagram.py) tell a stack's backup apart by.
+                labels={ROLE_LABEL: VOLUME_BACKUP},
                 memory_limit_mib=256,
                 cpu_limit=0.5,
                 update_order=UpdateOrder.STOP_FIRST,

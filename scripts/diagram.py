@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from constructs_lib.service_roles import ROLE_LABEL, VOLUME_BACKUP  # noqa: E402
+
 DOC = ROOT / "docs" / "architecture.md"
 RENDER = ROOT / "scripts" / "render"
 REMOTE = re.compile(r"cross-stack-reference-input-([\w-]+)")
@@ -58,6 +61,8 @@ class Service:
     networks: tuple[str, ...]
     stateful: bool
     envs: tuple[str, ...] = ()
+    # Its sprocket.role label (constructs_lib/service_roles.py), if any.
+    role: str | None = None
 
 
 @dataclass
@@ -125,6 +130,7 @@ def services(stacks: dict[str, dict]) -> tuple[list[Service], set[str]]:
                 networks=tuple(sorted(networks)),
                 stateful=any(m.get("type") == "volume" for m in mounts),
                 envs=(env,) if env else (),
+                role=labels.get(ROLE_LABEL),
             )
     return sorted(found.values(), key=lambda s: (s.stack, s.name)), ingress
 
@@ -153,7 +159,7 @@ def layer_view(
     mine = [s for s in drawn if s.stack == stack]
     # The stack's backup reads every volume in it: named in the stack's title, not a box with
     # an arrow to every cylinder (which makes the picture taller than a screen).
-    backups = [s.name for s in mine if s.name.endswith("backup") and not s.hosts]
+    backups = [s.name for s in mine if s.role == VOLUME_BACKUP]
     mine = [s for s in mine if s.name not in backups]
     view.lines.append('  internet(("Internet"))')
     has_traefik = any(s.name == "traefik" for s in mine)

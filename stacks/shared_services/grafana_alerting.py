@@ -178,48 +178,31 @@ def infrastructure_rules(alerts: AlertsConfig, bucket: str) -> list[dict]:
     ]
 
 
+def _backup_line_rule(service: str, kind: str, line: str, hours: int, **rule) -> dict:
+    """A rule on the number of ``line`` log lines of ``service`` in the last ``hours``."""
+    selector = f'{{service="{service}"}}'
+    expr = f'sum(count_over_time({selector} |= "{line}" [{hours}h]))'
+    query = _query(LOKI_UID, hours * 3600, {"expr": expr, "queryType": "instant"})
+    return _rule(f"{service}-{kind}", f"Backup {kind}: {service}", query, **rule)
+
+
 def backup_rules(backups: Sequence[str]) -> list[dict]:
     """Per backup service: a failed run in the last day, and no successful run in 26 hours
     (no log line at all counts as missing: noDataState Alerting)."""
     rules = []
     for service in sorted(backups):
-        selector = f'{{service="{service}"}}'
         rules += [
-            _rule(
-                f"{service}-failed",
-                f"Backup failed: {service}",
-                _query(
-                    LOKI_UID,
-                    25 * 3600,
-                    {
-                        "expr": f'sum(count_over_time({selector} |= "{BACKUP_FAILED}" [25h]))',
-                        "queryType": "instant",
-                    },
-                ),
-                above=0,
-                pending="0s",
-                severity="critical",
+            _backup_line_rule(
+                service, "failed", BACKUP_FAILED, 25, above=0, pending="0s",
+                severity="critical", no_data="OK",
                 summary=f"{service}: the last daily backup failed (docs/runbook-restore.md)",
-                no_data="OK",
             ),
-            _rule(
-                f"{service}-missing",
-                f"Backup missing: {service}",
-                _query(
-                    LOKI_UID,
-                    26 * 3600,
-                    {
-                        "expr": f'sum(count_over_time({selector} |= "{BACKUP_OK}" [26h]))',
-                        "queryType": "instant",
-                    },
-                ),
-                below=1,
-                pending="1h",
-                severity="critical",
+            _backup_line_rule(
+                service, "missing", BACKUP_OK, 26, below=1, pending="1h",
+                severity="critical", no_data="Alerting",
                 summary=f"{service}: no successful backup in 26 hours",
-                no_data="Alerting",
             ),
-        ]
+        ]  # fmt: skip
     return rules
 
 

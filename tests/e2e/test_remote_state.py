@@ -38,6 +38,7 @@ import pytest
 
 from scripts.bootstrap_state import ensure_state_bucket
 from tests.conftest import STACK_NAMES, flatten
+from tests.e2e.swarm.spaces import spaces_stand_in
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -170,12 +171,6 @@ def terraform_version(terraform_env: dict[str, str]) -> str:
     return version
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint(
     terraform_version: str, tmp_path_factory: pytest.TempPathFactory
@@ -185,34 +180,8 @@ def moto_endpoint(
     Depends on ``terraform_version`` so that without Terraform nothing is started.
     """
     assert MOTO_SERVER.exists(), f"{MOTO_SERVER} missing: install the dev extra (moto[server])"
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"moto_server exited ({server.returncode}):\n{log_path.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"moto_server not listening after {START_TIMEOUT} s")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    with spaces_stand_in("127.0.0.1", tmp_path_factory.mktemp("moto") / "moto.log") as moto:
+        yield moto.endpoint
 
 
 @pytest.fixture(scope="module")

@@ -126,3 +126,18 @@ def test_vaults_storage_keeps_what_a_restore_goes_back_to(stacks):
             "days": CONFIG.cluster.backups.vault_storage_versions_days
         },
     }
+
+
+def test_only_the_backup_services_carry_the_backup_role_that_tools_read(stacks):
+    from constructs_lib.service_roles import ROLE_LABEL, VOLUME_BACKUP
+    from tests.conftest import service_labels
+
+    # scripts/diagram.py tells a stack's backup apart by this label, not by its name
+    labelled = {
+        (stack, service["name"])
+        for stack, document in stacks.items()
+        for service in services(document).values()
+        if service_labels(service).get(ROLE_LABEL) == VOLUME_BACKUP
+    }
+    expected = {(stack, _backup(stacks[stack])["name"]) for stack in BACKED_UP_STACKS}
+    assert labelled == expected
