@@ -64,8 +64,30 @@ def mounting_containers(volume: str, *, besides: str) -> list[str]:
     return [name for name in output.split() if not name.startswith(f"{besides}.")]
 
 
+# Task states after which a task's container no longer runs (moby api/types/swarm/task.go).
+STOPPED_STATES = ("Shutdown", "Complete", "Failed", "Rejected", "Orphaned", "Remove")
+STOP_TIMEOUT_S = 120
+
+
 def scale(service: str, replicas: int) -> None:
-    docker("service", "scale", "--detach=false", f"{service}={replicas}")
+    """Set ``service``'s replicas; scaling to 0 returns once its tasks have stopped.
+
+    Not ``--detach=false``: the CLI then waits out the service's update monitor period (30 s
+    here) after it counts the service converged (docker/cli cli/command/service/progress/
+    progress.go: ``monitor`` is ``UpdateConfig.Monitor``; 30 s per scale, measured by the
+    rehearsal). For a scale to 0 it counts 0 running of 0 as converged at once, even while
+    the task is still stopping, so it neither waits for the right thing nor quickly."""
+    docker("service", "scale", "--detach", f"{service}={replicas}")
+    if replicas:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while True:
+        states = docker("service", "ps", service, "--format", "{{.CurrentState}}").splitlines()
+        if all(state.startswith(STOPPED_STATES) for state in states):
+            return
+        if time.monotonic() > deadline:
+            raise RestoreError(f"{service}'s tasks did not stop within {STOP_TIMEOUT_S} s")
+        time.sleep(0.5)
 
 
 def job_arguments(service: dict, volume: str | None, command: list[str], job: str) -> list[str]:
