@@ -70,20 +70,21 @@ $(CHECKOV_STAMP):
 	.venv-checkov/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	rm -f .venv-checkov/.installed-* && touch $@
 
+# $(call unpack-deb,<package>): the Debian package's files in .build/<package>, not installed.
+define unpack-deb
+	@echo "unpacking Debian's $(1) into .build/$(1) (first run only)"
+	mkdir -p .build/$(1) && cd .build && rm -f $(1)_*.deb && \
+	  { apt-get download $(1) 2>/dev/null || \
+	    { apt-get update -qq && apt-get download $(1); }; } && \
+	  dpkg-deb -x $(1)_*.deb $(1) && rm -f $(1)_*.deb
+endef
+
 $(CLOUD_INIT_STAMP):
-	@echo "unpacking Debian's cloud-init into .build/cloud-init (first run only)"
-	mkdir -p .build/cloud-init && cd .build && rm -f cloud-init_*.deb && \
-	  { apt-get download cloud-init 2>/dev/null || \
-	    { apt-get update -qq && apt-get download cloud-init; }; } && \
-	  dpkg-deb -x cloud-init_*.deb cloud-init && rm -f cloud-init_*.deb
+	$(call unpack-deb,cloud-init)
 	touch $@
 
 $(OPENSSH_STAMP):
-	@echo "unpacking Debian's openssh-server into .build/openssh-server (first run only)"
-	mkdir -p .build/openssh-server && cd .build && rm -f openssh-server_*.deb && \
-	  { apt-get download openssh-server 2>/dev/null || \
-	    { apt-get update -qq && apt-get download openssh-server; }; } && \
-	  dpkg-deb -x openssh-server_*.deb openssh-server && rm -f openssh-server_*.deb
+	$(call unpack-deb,openssh-server)
 	getent passwd sshd >/dev/null || useradd --system --no-create-home --home-dir /run/sshd \
 	  --shell /usr/sbin/nologin sshd
 	touch $@
