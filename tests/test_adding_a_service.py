@@ -8,16 +8,12 @@ in the scratch copy.
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.scratch_project import PYTEST, failed, run, scratch_copy
 
 # The suite's checks that hold for every service whatever it is: the security rules (pinned
 # image, limits, restarts, rollback, private secret files), routes reserved and probed,
@@ -29,8 +25,6 @@ SUBSET = [
     "tests/scripts/test_diagram.py",
     "tests/stacks/test_capacity.py",
 ]
-
-PYTEST = ["-m", "pytest", "-q", "-p", "no:randomly"]
 
 CONSTRUCT = '''"""whoami, a minimal public service (added by tests/test_adding_a_service.py).
 
@@ -75,22 +69,6 @@ class Whoami(Construct):
 '''
 
 
-def scratch_copy(into: Path) -> Path:
-    """The project's files (tracked and new, not ignored) copied to ``into``."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (n.decode() for n in listed)):
-        source = ROOT / name
-        if source.is_file():
-            (into / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, into / name)
-    return into
-
-
 def edit(path: Path, anchor: str, insert: str, *, before: bool = False) -> None:
     text = path.read_text()
     assert text.count(anchor) == 1, f"{path.name}: the anchor {anchor!r} moved; update this test"
@@ -131,19 +109,6 @@ def reserve_and_probe(root: Path) -> None:
         '        Probe(name="whoami", group="layer_2", url=f"https://{cluster.host(\'whoami\')}/"),\n',
         before=True,
     )
-
-
-def run(root: Path, *args: str) -> subprocess.CompletedProcess:
-    # The copy's modules, not the checkout's (installed editable, found after PYTHONPATH).
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(root)}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    return subprocess.run(
-        [sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=900
-    )
-
-
-def failed(result: subprocess.CompletedProcess) -> set[str]:
-    return set(re.findall(r"^FAILED ([^\s\[]+)", result.stdout, re.M))
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import PLATFORM_STACKS
+from tests.conftest import PLATFORM_STACKS, STACK_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +76,13 @@ def test_synth_writes_every_stack_prints_a_summary_and_leaks_no_credential(proje
     result = run_synth(project, SENTINELS)
     # THEN synthesis succeeds and summarizes each stack on one line
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("cluster: 8 resources (")
+    lines = result.stdout.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == sorted(STACK_NAMES)
+    for line in lines:
+        name = line.split(":", 1)[0]
+        document = json.loads((project / "cdktf.out" / "stacks" / name / "cdk.tf.json").read_text())
+        count = sum(len(items) for items in document["resource"].values())
+        assert line.startswith(f"{name}: {count} resources ("), line
     # AND none of the credentials reached any synthesized file
     for path in (project / "cdktf.out").rglob("*"):
         if path.is_file():

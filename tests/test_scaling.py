@@ -130,28 +130,38 @@ def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(t
 
 
 def test_an_environment_that_does_not_fit_is_refused_with_the_totals(tmp_path):
-    # GIVEN one more environment and no node for it
-    new = unused_environment_name()
-
-    def add_environment(config: Path) -> None:
-        (config / "environments" / f"{new}.yaml").write_text(
-            f"image_tag: {new}\nsubdomain: {new}\n"
-        )
-
-    # THEN synthesis refuses it, naming the node, what it has and what it would need
+    # GIVEN more environments and no node for them, one at a time until they do not fit
+    # (the shipped nodes are full with the shipped environments: the first one already)
     from stacks.config import ConfigError
 
-    try:
-        synth_with(tmp_path, add_environment)
-    except ConfigError as error:
-        problems = error.problems
-    else:
-        raise AssertionError("a third environment on one 8 GiB node was accepted")
-    manager = CONFIG.cluster.swarm.manager_droplet
+    taken = set(ENVIRONMENTS) | {env.subdomain for env in CONFIG.environments.values()}
+    names = [f"new-{i}" for i in range(12) if f"new-{i}" not in taken][:8]
+    problems = None
+    for count in range(1, len(names) + 1):
+
+        def add_environments(config: Path, count=count) -> None:
+            for new in names[:count]:
+                (config / "environments" / f"{new}.yaml").write_text(
+                    f"image_tag: {new}\nsubdomain: {new}\n"
+                )
+
+        shutil.rmtree(tmp_path, ignore_errors=True)
+        tmp_path.mkdir()
+        try:
+            synth_with(tmp_path, add_environments)
+        except ConfigError as error:
+            problems = error.problems
+            break
+    # THEN synthesis refuses it, naming the node, what it has and what it would need
+    assert problems is not None, f"{len(names)} more environments on the same nodes were accepted"
     assert len(problems) == 1, problems
-    assert problems[0].startswith(
-        f"config/cluster.yaml: swarm.nodes: node {manager} (s-4vcpu-8gb) has 8192 MiB, but needs "
+    found = re.match(
+        r"config/cluster.yaml: swarm.nodes: node (\S+) \((\S+)\) has (\d+) MiB, but needs ",
+        problems[0],
     )
+    assert found, problems[0]
+    node = next(n for n in CONFIG.cluster.swarm.nodes if n.name == found[1])
+    assert (found[2], int(found[3])) == (node.size, node.memory_mib)
     assert "start-first headroom" in problems[0] and "add a node" in problems[0]
 
 
