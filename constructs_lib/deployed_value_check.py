@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import DataResource, Fn, Op, Precondition, TerraformResourceLifecycle, Token
+from cdktf import DataResource, Fn, Op, Precondition, TerraformResourceLifecycle
 from constructs import Construct
 
 from constructs_lib.errors import raise_if
+from constructs_lib.tokens import is_unresolved
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,12 +37,12 @@ class DeployedValueCheckProps:
 
     def __post_init__(self) -> None:
         problems = []
-        if not Token.is_unresolved(self.deployed):
+        if not is_unresolved(self.deployed):
             problems.append(
                 f"deployed={self.deployed!r}: must be a reference to what another stack "
                 "deployed; a literal compares nothing"
             )
-        if Token.is_unresolved(self.expected):
+        if is_unresolved(self.expected):
             problems.append("expected: must be the synthesized value, not an expression")
         raise_if("DeployedValueCheck", problems)
 

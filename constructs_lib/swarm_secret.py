@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import Fn, TerraformResourceLifecycle, Token
+from cdktf import Fn, TerraformResourceLifecycle
 from cdktf_cdktf_provider_docker.secret import Secret
 from constructs import Construct
 
 from constructs_lib.errors import raise_if
+from constructs_lib.tokens import is_unresolved
 from constructs_lib.validation import docker_name_problem
 
 # Swarm mounts secrets on an in-memory filesystem; 0400 keeps them owner-read-only.
@@ -66,7 +67,7 @@ class SwarmSecretProps:
         problems = []
         if problem := docker_name_problem(self.name):
             problems.append(f"name={self.name!r}: {problem}")
-        if not Token.is_unresolved(self.value):
+        if not is_unresolved(self.value):
             # The value itself is deliberately not echoed: it may be a secret.
             problems.append(
                 "value: must be a Terraform expression (variable, Vault read, generated value); "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import posixpath
 
-from cdktf import Fn, TerraformResourceLifecycle, Token
+from cdktf import Fn, TerraformResourceLifecycle
 from cdktf_cdktf_provider_docker.config import Config
 from cdktf_cdktf_provider_docker.service import (
     Service,
@@ -68,6 +68,7 @@ from constructs_lib.swarm_service_props import (
     UpdateOrder,
     VolumeMount,
 )
+from constructs_lib.tokens import is_unresolved
 
 MIB = 1024 * 1024
 NANO = 1_000_000_000
@@ -186,7 +187,7 @@ class SwarmService(Construct):
             basename = posixpath.basename(config_file.target)
             # The id is the file's name; two files of one name are told apart by their path.
             id_name = basename if basenames.count(basename) == 1 else config_file.target
-            if Token.is_unresolved(config_file.content):
+            if is_unresolved(config_file.content):
                 # Public material Terraform reads (a CA certificate): hashed by Terraform.
                 base = hashed_name(f"{props.name}-{basename}", "")[: -HASH_LENGTH - 1]
                 name = f"{base}-{Fn.substr(Fn.sha256(config_file.content), 0, HASH_LENGTH)}"

@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from cdktf import Token
-
 from constructs_lib.errors import raise_if
 from constructs_lib.overlay_network import NetworkRef
 from constructs_lib.swarm_secret import SecretFile
+from constructs_lib.tokens import is_unresolved
 from constructs_lib.traefik_route import TraefikRoute
 from constructs_lib.validation import docker_name_problem, image_problem, port_problem
 
@@ -177,7 +176,7 @@ class SwarmServiceProps:
         problems: list[str] = []
         if problem := docker_name_problem(self.name):
             problems.append(f"name={self.name!r}: {problem}")
-        if not Token.is_unresolved(self.image) and (problem := image_problem(self.image)):
+        if not is_unresolved(self.image) and (problem := image_problem(self.image)):
             problems.append(f"image={self.image!r}: {problem}")
         if not self.global_mode and self.replicas < 1:
             problems.append(

@@ -16,11 +16,12 @@ read fails synthesis instead of the deploy, or being allowed by a wildcard.
 
 from __future__ import annotations
 
-from cdktf import TerraformDataSource, TerraformResource, TerraformStack, Token
+from cdktf import TerraformDataSource, TerraformResource, TerraformStack
 from cdktf_cdktf_provider_vault.data_vault_kv_secret_v2 import DataVaultKvSecretV2
 from cdktf_cdktf_provider_vault.kv_secret_v2 import KvSecretV2
 from constructs import IConstruct
 
+from constructs_lib.tokens import is_unresolved
 from constructs_lib.vault_policy import PolicyRule
 
 
@@ -181,7 +182,7 @@ def refresh_rules(stacks: list[TerraformStack]) -> list[PolicyRule]:
                 "refresh reads in constructs_lib/vault_grants.py refresh_rules; add "
                 "them from the provider's Read function"
             )
-    unresolved = sorted(path for path in paths if Token.is_unresolved(path))
+    unresolved = sorted(path for path in paths if is_unresolved(path))
     if unresolved:
         raise ValueError(f"refresh_rules: paths still holding references: {unresolved}")
     return [PolicyRule(path=path, capabilities=caps) for path, caps in sorted(paths.items())]
