@@ -115,16 +115,20 @@ help:
 
 ## Synthesize every stack into cdktf.out/stacks/<stack>/cdk.tf.json (no credentials needed).
 synth: $(SYNTH_STAMP)
+	@$(PY) scripts/jsii_cache.py
 	$(PY) scripts/synth.py
 
 ## Install the cdktf CLI (node_modules) that `npm run cdktf -- deploy` runs.
 cli: $(NPM_STAMP)
 
+# jsii's package cache is checked, then filled by one process, so the two pytest workers only
+# read it (scripts/jsii_cache.py says why).
 ## Run the whole test suite, lint included.
 test: $(DEV_STAMP) $(NPM_STAMP) $(RENDER_STAMP) $(CHECKOV_STAMP) $(CLOUD_INIT_STAMP) $(OPENSSH_STAMP) \
   system-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/jsii_cache.py --warm
 	$(PY) -m pytest -n 2 --dist loadfile
 
 ## Synthesis benchmark against the import floor (docs/performance.md); includes a make test.
