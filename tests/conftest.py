@@ -41,6 +41,21 @@ def public_host(env: str, prefix: str | None = None) -> str:
     return f"{prefix}.{base}" if prefix else base
 
 
+# A node as config/cluster.yaml lists one, for the tests that add one (scaling, a new
+# environment).
+WORKER = {"name": "sprocket-worker-9", "role": "worker", "size": "s-4vcpu-8gb"}
+
+
+def add_worker(config: Path) -> None:
+    """``WORKER`` appended to the nodes of the cluster.yaml under ``config``."""
+    import yaml
+
+    path = config / "cluster.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["swarm"]["nodes"].append(WORKER)
+    path.write_text(yaml.safe_dump(data))
+
+
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """cdktf.out of the shipped configuration, synthesized once."""

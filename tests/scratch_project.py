@@ -43,3 +43,11 @@ def run(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 def failed(result: subprocess.CompletedProcess) -> set[str]:
     return set(re.findall(r"^FAILED ([^\s\[]+)", result.stdout, re.M))
+
+
+def refresh_steps() -> list[list[str]]:
+    """The Makefile's refresh recipe, each `$(PY) <args>` line as arguments."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nrefresh:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    assert recipe and all(line.startswith("\t$(PY) ") for line in recipe), recipe
+    return [line.removeprefix("\t$(PY) ").split() for line in recipe]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.scratch_project import PYTEST, failed, run, scratch_copy
+from tests.scratch_project import PYTEST, failed, refresh_steps, run, scratch_copy
 
 # The suite's checks that hold for every service whatever it is: the security rules (pinned
 # image, limits, restarts, rollback, private secret files), routes reserved and probed,
@@ -148,11 +148,7 @@ def test_adding_a_service_as_the_readme_says_passes_the_checks_and_each_missed_s
 
     # WHEN the remaining steps are taken too, and `make refresh` run
     reserve_and_probe(project)
-    for step in (
-        ["scripts/synth.py"],
-        [*PYTEST, "tests/test_snapshots.py", "--snapshot-update"],
-        ["scripts/diagram.py"],
-    ):
+    for step in refresh_steps():
         done = run(project, *step)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     # THEN the same checks pass

@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
-from tests.conftest import CONFIG, ROOT
-from tests.scratch_project import PYTEST, failed, run, scratch_copy
+from tests.conftest import ROOT, add_worker
+from tests.scratch_project import PYTEST, failed, refresh_steps, run, scratch_copy
 
 NAME = "dev"
 # Every check that takes its environments, stacks or nodes from config/ (tests/conftest.py),
@@ -44,23 +43,6 @@ def project(tmp_path_factory):
     return scratch_copy(tmp_path_factory.mktemp("project"))
 
 
-def add_worker(root) -> None:
-    """A node as config/cluster.yaml lists one: the size of the shipped manager's."""
-    path = root / "config" / "cluster.yaml"
-    data = yaml.safe_load(path.read_text())
-    size = CONFIG.cluster.swarm.nodes[0].size
-    data["swarm"]["nodes"].append({"name": "sprocket-worker-1", "role": "worker", "size": size})
-    path.write_text(yaml.safe_dump(data))
-
-
-def refresh_steps() -> list[list[str]]:
-    """The Makefile's refresh recipe, each `$(PY) <args>` line as arguments."""
-    makefile = (ROOT / "Makefile").read_text()
-    recipe = makefile.split("\nrefresh:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
-    assert recipe and all(line.startswith("\t$(PY) ") for line in recipe), recipe
-    return [line.removeprefix("\t$(PY) ").split() for line in recipe]
-
-
 def test_adding_an_environment_as_the_readme_says_passes_the_suite(project):
     readme = (ROOT / "README.md").read_text()
     bullet = readme.split("- **An environment**", 1)[1].split("\n- **", 1)[0]
@@ -77,7 +59,7 @@ def test_adding_an_environment_as_the_readme_says_passes_the_suite(project):
     if synth.returncode == 2:
         # THEN, if the nodes are full, make synth says so and what to do
         assert "add a node" in synth.stderr and "Traceback" not in synth.stderr, synth.stderr
-        add_worker(project)
+        add_worker(project / "config")
         synth = run(project, "scripts/synth.py")
     assert synth.returncode == 0, synth.stdout + synth.stderr
     assert re.search(rf"^platform-{NAME}: \d+ resources", synth.stdout, re.M), synth.stdout

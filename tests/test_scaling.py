@@ -10,7 +10,15 @@ from pathlib import Path
 import yaml
 
 from scripts import synth_diff
-from tests.conftest import CONFIG, ENVIRONMENTS, PLATFORM_STACKS, ROOT, STACK_NAMES
+from tests.conftest import (
+    CONFIG,
+    ENVIRONMENTS,
+    PLATFORM_STACKS,
+    ROOT,
+    STACK_NAMES,
+    WORKER,
+    add_worker,
+)
 
 
 def synth_with(tmp_path: Path, change) -> Path:
@@ -43,16 +51,6 @@ def test_more_replicas_changes_only_that_service(tmp_path, synth_dir):
     assert not changed[f"platform-{env}"].added and not changed[f"platform-{env}"].removed
 
 
-WORKER = {"name": "sprocket-worker-9", "role": "worker", "size": "s-4vcpu-8gb"}
-
-
-def add_worker(config: Path) -> None:
-    path = config / "cluster.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["swarm"]["nodes"].append(WORKER)
-    path.write_text(yaml.safe_dump(data))
-
-
 def test_a_worker_is_one_droplet_and_changes_nothing_the_stacks_deploy(tmp_path, synth_dir):
     # GIVEN one more worker node in config/cluster.yaml (one entry)
     out = synth_with(tmp_path, add_worker)
@@ -80,15 +78,16 @@ def test_a_worker_is_one_droplet_and_changes_nothing_the_stacks_deploy(tmp_path,
     assert cluster_json["variable"]["swarm_join_token"]["sensitive"] is True
 
 
-def unused_environment_name() -> str:
-    """A name no environment has, as name or as subdomain; with a hyphen, which names
-    that allow only letters, digits and "_" (databases, buckets) must survive."""
+def unused_environment_names(count: int) -> list[str]:
+    """``count`` names no environment has, as name or as subdomain; with a hyphen, which
+    names that allow only letters, digits and "_" (databases, buckets) must survive."""
     taken = set(ENVIRONMENTS) | {env.subdomain for env in CONFIG.environments.values()}
-    return next(f"new-{i}" for i in itertools.count() if f"new-{i}" not in taken)
+    free = (f"new-{i}" for i in itertools.count() if f"new-{i}" not in taken)
+    return [next(free) for _ in range(count)]
 
 
 def test_a_new_environment_adds_its_stack_and_touches_only_the_shared_services(tmp_path, synth_dir):
-    new = unused_environment_name()
+    (new,) = unused_environment_names(1)
 
     def add_environment(config: Path) -> None:
         # As the README says: a file with an image tag and a subdomain, and a node for it.
@@ -134,8 +133,7 @@ def test_an_environment_that_does_not_fit_is_refused_with_the_totals(tmp_path):
     # (the shipped nodes are full with the shipped environments: the first one already)
     from stacks.config import ConfigError
 
-    taken = set(ENVIRONMENTS) | {env.subdomain for env in CONFIG.environments.values()}
-    names = [f"new-{i}" for i in range(12) if f"new-{i}" not in taken][:8]
+    names = unused_environment_names(8)
     problems = None
     for count in range(1, len(names) + 1):
 
