@@ -66,11 +66,24 @@ def mounting_containers(volume: str, *, besides: str) -> list[str]:
 
 # Task states after which a task's container no longer runs (moby api/types/swarm/task.go).
 STOPPED_STATES = ("Shutdown", "Complete", "Failed", "Rejected", "Orphaned", "Remove")
-STOP_TIMEOUT_S = 120
+SCALE_TIMEOUT_S = 120
+
+
+def service_tasks(service: str) -> list[str]:
+    """``service``'s tasks, history included, as ``ID|desired state|current state|error``."""
+    return docker(
+        "service", "ps", service, "--no-trunc",
+        "--format", "{{.ID}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}",
+    ).splitlines()  # fmt: skip
 
 
 def scale(service: str, replicas: int) -> None:
-    """Set ``service``'s replicas; scaling to 0 returns once its tasks have stopped.
+    """Set ``service``'s replicas, and return once its tasks have stopped (for 0) or
+    ``replicas`` of them run.
+
+    Waiting for the start too means a restore leaves the backup running, not still starting:
+    an operator's next restore then stops a started task, never one half-way through its
+    start.
 
     Not ``--detach=false``: the CLI then waits out the service's update monitor period (30 s
     here) after it counts the service converged (docker/cli cli/command/service/progress/
@@ -78,15 +91,30 @@ def scale(service: str, replicas: int) -> None:
     rehearsal). For a scale to 0 it counts 0 running of 0 as converged at once, even while
     the task is still stopping, so it neither waits for the right thing nor quickly."""
     docker("service", "scale", "--detach", f"{service}={replicas}")
-    if replicas:
-        return
-    deadline = time.monotonic() + STOP_TIMEOUT_S
+    deadline = time.monotonic() + SCALE_TIMEOUT_S
     while True:
-        states = docker("service", "ps", service, "--format", "{{.CurrentState}}").splitlines()
-        if all(state.startswith(STOPPED_STATES) for state in states):
-            return
+        tasks = service_tasks(service)
+        states = [task.split("|") for task in tasks]
+        if replicas:
+            running = [s for s in states if s[1] == "Running" and s[2].startswith("Running")]
+            if len(running) >= replicas:
+                return
+            waiting = [t for t, s in zip(tasks, states, strict=True) if s[1] == "Running"]
+            problem = f"{len(running)} of {replicas} tasks running"
+        else:
+            waiting = [
+                t for t, s in zip(tasks, states, strict=True) if not s[2].startswith(STOPPED_STATES)
+            ]
+            if not waiting:
+                return
+            problem = "tasks did not stop"
         if time.monotonic() > deadline:
-            raise RestoreError(f"{service}'s tasks did not stop within {STOP_TIMEOUT_S} s")
+            raise RestoreError(
+                f"{service}: {problem} after {SCALE_TIMEOUT_S} s; its tasks (task|desired "
+                "state|current state|error): "
+                + ("; ".join(waiting) or "none")
+                + f" (docker service ps {service})"
+            )
         time.sleep(0.5)
 
 
@@ -182,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         if volume is not None:
             print(f"restore_volume: stopping {args.backup} for the restore", file=sys.stderr)
             scale(args.backup, 0)
+        restarted: RestoreError | None = None
         try:
             if volume is not None and args.recreate:
                 print(f"restore_volume: removing the volume {volume}", file=sys.stderr)
@@ -199,9 +228,15 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if volume is not None:
                 print(f"restore_volume: starting {args.backup} again", file=sys.stderr)
-                scale(args.backup, replicas)
+                try:
+                    scale(args.backup, replicas)
+                except RestoreError as problem:
+                    restarted = problem  # said after the job's log, which it must not hide
         print(log, end="")
         print(f"restore_volume: {job} {'completed' if status == 0 else 'FAILED'}", file=sys.stderr)
+        if restarted is not None:
+            print(f"restore_volume: {restarted}", file=sys.stderr)
+            return status or 2
         return status
     except RestoreError as problem:
         print(f"restore_volume: {problem}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """Fixtures shared by the end-to-end tests."""
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -50,3 +51,29 @@ def swarm(stacks, tmp_path_factory, request) -> Iterator:
     finally:
         if session is not None:
             report.write_text(session.report() + "\n")
+
+
+# dockerd's errors at every network it sets up on this machine's kernel, which has no IPVS
+# (tests/e2e/swarm/rehearsal.py: the dnsrr endpoints) and lets no bridge VLAN be set.
+KNOWN_NOISE = re.compile(r"kernel parameter net\.ipv4\.vs\.|default vlan|default_pvid")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test of the real engine shows the end of dockerd's log beside its error: what
+    the engine did is often the only account of why a task did not start or stop, and CI
+    keeps nothing else of the run."""
+    outcome = yield
+    report = outcome.get_result()
+    session = getattr(item, "funcargs", {}).get("swarm")
+    if report.failed and session is not None and session.engine.log_path.exists():
+        lines = session.engine.log_path.read_text(errors="replace").splitlines()
+        # (its info lines are mostly containerd's, four for every container started)
+        problems = [
+            line
+            for line in lines
+            if re.search(r"level=(warning|error|fatal)", line) and not KNOWN_NOISE.search(line)
+        ]
+        report.sections.append(
+            ("dockerd's last 40 warnings and errors", "\n".join(problems[-40:]) or "(none)")
+        )

@@ -858,15 +858,16 @@ def test_a_volume_is_backed_up_destroyed_and_restored_with_its_data(swarm, tmp_p
         again = subprocess.run(
             restore_command, capture_output=True, text=True, timeout=600, env=docker
         )
-        assert again.returncode != 0 and "is not empty" in again.stdout, again.stdout
+        assert again.returncode != 0 and "is not empty" in again.stdout, again.stdout + again.stderr
         # AND the restore leaves the backup service running, as it found it
         assert _wait_for(lambda: swarm.rehearsal.running_tasks(backup), 60, f"{backup} back")
     finally:
-        # WHEN Redis starts again
+        # WHEN Redis starts again (waited for here: a failure above leaves the tests after
+        # this one a running Redis and backup)
         _scale(swarm, backup, 1)
         _scale(swarm, redis, 1)
-    _wait_for(lambda: swarm.rehearsal.running_tasks(redis), 120, f"{redis} running again")
-    assert not swarm.rehearsal.wait_converged(120, [redis])
+        problems = swarm.rehearsal.wait_converged(120, [redis, backup])
+        assert not problems, problems
     # THEN every file is back, byte for byte, with its owner and mode, and Redis serves the key
     container = swarm.rehearsal.container_of(redis)
     assert _sha256_of_volume(swarm, container, "/data") == before

@@ -110,3 +110,61 @@ def test_a_volume_the_backup_does_not_hold_is_named_with_the_ones_it_does(tmp_pa
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--volume='main-redis': main-backup does not back it up" in result.stderr
     assert "['main-redis-data']" in result.stderr
+
+
+def test_a_task_that_does_not_stop_is_named_with_its_states(monkeypatch):
+    tasks = {
+        "old": "t0ld|Shutdown|Shutdown 3 minutes ago|",
+        "stuck": "t5tuck|Remove|Starting 2 minutes ago|",
+    }
+    monkeypatch.setattr(restore_volume, "docker", lambda *args, **kwargs: "\n".join(tasks.values()))
+    monkeypatch.setattr(restore_volume, "SCALE_TIMEOUT_S", 0)
+    try:
+        restore_volume.scale("main-backup", 0)
+    except restore_volume.RestoreError as problem:
+        message = str(problem)
+    else:
+        raise AssertionError("a task still starting was taken for stopped")
+    assert message.startswith("main-backup: tasks did not stop after 0 s")
+    assert tasks["stuck"] in message and "t0ld" not in message
+
+
+def test_scaling_up_returns_once_the_task_runs_not_when_it_starts(monkeypatch):
+    answers = iter(
+        [
+            "",  # the scale
+            "n3w|Running|Starting 1 second ago|\nt0ld|Shutdown|Shutdown 1 minute ago|",
+            "n3w|Running|Running 1 second ago|\nt0ld|Shutdown|Shutdown 1 minute ago|",
+        ]
+    )
+    monkeypatch.setattr(restore_volume, "docker", lambda *args, **kwargs: next(answers))
+    monkeypatch.setattr(restore_volume.time, "sleep", lambda seconds: None)
+    restore_volume.scale("main-backup", 1)
+    assert next(answers, "all asked") == "all asked"
+
+
+def test_a_backup_that_does_not_start_again_is_said_after_the_restores_log(monkeypatch, capsys):
+    def docker(*args: str, check: bool = True) -> str:
+        if args[:2] == ("service", "inspect"):
+            return json.dumps([SERVICE])
+        if args[:2] == ("service", "ps") and args[2] == "main-backup":
+            # stopped for the restore, and never running again
+            return "t0ld|Shutdown|Shutdown 1 second ago|"
+        if args[:2] == ("service", "ps"):
+            return "Complete 1 second ago|"
+        if args[:2] == ("service", "logs"):
+            return "sprocket-backup: restore ok: main-redis-data from latest\n"
+        return ""
+
+    monkeypatch.setattr(restore_volume, "docker", docker)
+    monkeypatch.setattr(restore_volume, "SCALE_TIMEOUT_S", 0)
+    monkeypatch.setattr(restore_volume.time, "sleep", lambda seconds: None)
+    status = restore_volume.main(["--backup", "main-backup", "--volume", "main-redis-data"])
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert "restore ok: main-redis-data" in out
+    assert "restore-main-redis-data completed" in err
+    assert err.rstrip().endswith(
+        "main-backup: 0 of 1 tasks running after 0 s; its tasks (task|desired state|current "
+        "state|error): none (docker service ps main-backup)"
+    )
