@@ -139,6 +139,11 @@ def environments(stacks: dict[str, dict]) -> list[str]:
     return sorted(name[len(PLATFORM) :] for name in stacks if name.startswith(PLATFORM))
 
 
+def _count(number: int, noun: str) -> str:
+    """A number of things: "1 droplet", "2 droplets" (every resource noun takes an "s")."""
+    return f"{number} {noun}" + ("s" if number != 1 else "")
+
+
 def _names(names: list[str]) -> str:
     rows = [", ".join(names[i : i + PER_LINE]) for i in range(0, len(names), PER_LINE)]
     return "<br/>".join(rows)
@@ -279,7 +284,7 @@ def context_view(stacks: dict[str, dict], drawn: list[Service]) -> View:
             {h for s in drawn if s.stack == stack for h in s.hosts if s.name != "traefik"}
         )
         if hosts:
-            count = f"{len(hosts)} host" + ("s" if len(hosts) > 1 else "")
+            count = _count(len(hosts), "host")
             edges.append(f'  traefik -->|"{count}"| {node_id("stack", stack)}')
     lines.append("  end")
     edges.append("  firewall --> traefik")
@@ -287,10 +292,10 @@ def context_view(stacks: dict[str, dict], drawn: list[Service]) -> View:
     for name in sorted(stacks):
         if name.startswith(PLATFORM) or _resources(stacks[name], "docker_service"):
             continue
-        owned = sorted(
-            f"{len(items)} {kind.removeprefix('digitalocean_').replace('_', ' ')}"
-            for kind, items in stacks[name].get("resource", {}).items()
-        )
+        owned = [
+            _count(len(items), kind.removeprefix("digitalocean_").replace("_", " "))
+            for kind, items in sorted(stacks[name].get("resource", {}).items())
+        ]
         lines.append(f'  {node_id("stack", name)}["<b>{name}</b><br/>{_names(owned)}"]')
         if _resources(stacks[name], "digitalocean_database_cluster"):
             edges.append(f'  {node_id("stack", name)} -->|"owns"| postgres')

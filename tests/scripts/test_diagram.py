@@ -119,10 +119,10 @@ def test_the_context_shows_what_outside_the_swarm_the_stacks_use(stacks):
     edge_set = {(a, b) for a, _, _, b in edges}
     # The cluster stack owns the database (and the droplets: its box says so)
     assert ("stack_cluster", "postgres") in edge_set
-    assert (
-        f"{len(stacks['cluster']['resource']['digitalocean_droplet'])} droplet"
-        in (nodes["stack_cluster"])
-    )
+    droplets = len(stacks["cluster"]["resource"]["digitalocean_droplet"])
+    assert re.search(
+        rf"(^|>){droplets} droplet{'s' if droplets > 1 else ''}(,|<|$)", nodes["stack_cluster"]
+    ), nodes["stack_cluster"]
     assert {("stack_platform", "postgres"), ("stack_layer_2", "postgres")} <= edge_set
     assert {("stack_platform", "spaces"), ("stack_layer_1", "spaces")} <= edge_set
     reads = {(a, b) for a, kind, _, b in edges if kind == "-.->"}
@@ -184,3 +184,7 @@ def test_a_missing_synth_output_is_one_line_not_a_traceback(tmp_path, capsys):
     assert diagram.main(["--outdir", str(tmp_path), "--check"]) == 2
     err = capsys.readouterr().err
     assert "run `make synth` first" in err and "Traceback" not in err
+
+
+def test_a_count_agrees_with_its_noun():
+    assert [diagram._count(n, "droplet") for n in (1, 2)] == ["1 droplet", "2 droplets"]
