@@ -60,9 +60,9 @@ KNOWN_NOISE = re.compile(r"kernel parameter net\.ipv4\.vs\.|default vlan|default
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """A failed test of the real engine shows the end of dockerd's log beside its error: what
-    the engine did is often the only account of why a task did not start or stop, and CI
-    keeps nothing else of the run."""
+    """A failed test of the real engine shows dockerd's last warnings and errors beside its
+    own: what the engine did is often the only account of why a task did not start or stop,
+    and CI keeps nothing else of the run."""
     outcome = yield
     report = outcome.get_result()
     session = getattr(item, "funcargs", {}).get("swarm")

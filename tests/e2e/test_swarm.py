@@ -854,13 +854,15 @@ def test_a_volume_is_backed_up_destroyed_and_restored_with_its_data(swarm, tmp_p
         )
         assert restore.returncode == 0, restore.stdout + restore.stderr
         assert f"sprocket-backup: restore ok: {volume}" in restore.stdout
+        # (and it returns once the backup service runs again, not while it is starting)
+        assert swarm.rehearsal.running_tasks(backup), f"{backup} not running when it returned"
         # AND a second restore into the now full volume is refused
         again = subprocess.run(
             restore_command, capture_output=True, text=True, timeout=600, env=docker
         )
         assert again.returncode != 0 and "is not empty" in again.stdout, again.stdout + again.stderr
         # AND the restore leaves the backup service running, as it found it
-        assert _wait_for(lambda: swarm.rehearsal.running_tasks(backup), 60, f"{backup} back")
+        assert swarm.rehearsal.running_tasks(backup), f"{backup} not running when it returned"
     finally:
         # WHEN Redis starts again (waited for here: a failure above leaves the tests after
         # this one a running Redis and backup)
