@@ -1,6 +1,5 @@
 """Fixtures shared by the end-to-end tests."""
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -53,11 +52,6 @@ def swarm(stacks, tmp_path_factory, request) -> Iterator:
             report.write_text(session.report() + "\n")
 
 
-# dockerd's errors at every network it sets up on this machine's kernel, which has no IPVS
-# (tests/e2e/swarm/rehearsal.py: the dnsrr endpoints) and lets no bridge VLAN be set.
-KNOWN_NOISE = re.compile(r"kernel parameter net\.ipv4\.vs\.|default vlan|default_pvid")
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A failed test of the real engine shows dockerd's last warnings and errors beside its
@@ -66,14 +60,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
     session = getattr(item, "funcargs", {}).get("swarm")
-    if report.failed and session is not None and session.engine.log_path.exists():
-        lines = session.engine.log_path.read_text(errors="replace").splitlines()
-        # (its info lines are mostly containerd's, four for every container started)
-        problems = [
-            line
-            for line in lines
-            if re.search(r"level=(warning|error|fatal)", line) and not KNOWN_NOISE.search(line)
-        ]
+    if report.failed and session is not None:
         report.sections.append(
-            ("dockerd's last 40 warnings and errors", "\n".join(problems[-40:]) or "(none)")
+            ("dockerd's last 40 warnings and errors", session.engine.log_problems(40))
         )

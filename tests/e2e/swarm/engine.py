@@ -27,6 +27,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -50,6 +51,11 @@ GATEWAY_BRIDGE = "docker_gwbridge"
 ROOT_PREFIX = "sprocket-engine-"
 EGRESS_RULE = ("-i", GATEWAY_BRIDGE, "!", "-o", GATEWAY_BRIDGE)
 EGRESS_COMMENT = "sprocket-rehearsal: no container packet leaves this machine"
+
+
+# What dockerd logs as errors at every network it sets up on this machine's kernel, which has
+# no IPVS (rehearsal.py: the dnsrr endpoints) and lets no bridge VLAN be set.
+KNOWN_LOG_NOISE = re.compile(r"kernel parameter net\.ipv4\.vs\.|default vlan|default_pvid")
 
 
 class EngineError(AssertionError):
@@ -221,6 +227,19 @@ class Engine:
         if not self.log_path.exists():
             return "(no dockerd log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def log_problems(self, lines: int = 40) -> str:
+        """dockerd's last warnings and errors, but for those it logs at every network it sets
+        up on this machine's kernel (``KNOWN_LOG_NOISE``); its info lines are mostly
+        containerd's, four for every container started."""
+        if not self.log_path.exists():
+            return "(no dockerd log)"
+        problems = [
+            line
+            for line in self.log_path.read_text(errors="replace").splitlines()
+            if re.search(r"level=(warning|error|fatal)", line) and not KNOWN_LOG_NOISE.search(line)
+        ]
+        return "\n".join(problems[-lines:]) or "(none)"
 
     def command(self) -> list[str]:
         return [
